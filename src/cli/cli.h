@@ -1,0 +1,31 @@
+/* cli.h: the `sockit` subcommands and what they share. */
+#ifndef SK_CLI_H
+#define SK_CLI_H
+
+/* Exit codes, as documented in sockit(1). */
+#define SK_EXIT_OK 0
+#define SK_EXIT_FAIL 1
+#define SK_EXIT_USAGE 2
+
+int sk_cmd_serve(int argc, char **argv);
+int sk_cmd_welcome(int argc, char **argv);
+int sk_cmd_time(int argc, char **argv);
+int sk_cmd_bench(int argc, char **argv);
+
+/* Print `sockit help CMD` for cmd to stdout, or the overview for NULL.
+ * Returns SK_EXIT_OK, or SK_EXIT_USAGE for an unknown command. */
+int sk_help(const char *cmd);
+
+/* Print "sockit: CMD: MSG" and a hint to stderr; returns SK_EXIT_USAGE. */
+int sk_usage_error(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Parse a whole decimal number in [min, max]. Returns 0 or -1. */
+int sk_parse_uint(const char *s, unsigned long min, unsigned long max,
+		  unsigned long *out);
+
+/* Parse seconds with an optional fraction ("1", "0.25") into ms, in
+ * [1 ms, 1 day]. Returns 0 or -1. */
+int sk_parse_seconds(const char *s, unsigned *ms);
+
+#endif

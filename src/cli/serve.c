@@ -1,0 +1,375 @@
+/*
+ * serve.c: `sockit serve`. Settings come from the embedded defaults, then
+ * the config file (--config), then the command line; all three go through
+ * one setter, so a key means the same thing everywhere.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <netdb.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ini.h>
+#include <uv.h>
+
+#include "../net/log.h"
+#include "../net/server.h"
+#include "../net/sockaddr.h"
+#include "../proto/addr.h"
+#include "../proto/banner.h"
+#include "cli.h"
+
+/* The listener specs to serve, from the command line or the config. */
+struct sk__specs {
+	struct sk_spec spec[SK_MAX_LISTENERS]; /* parsed specs */
+	const char *text[SK_MAX_LISTENERS];    /* as written, for errors */
+	size_t n;                              /* how many */
+};
+
+/* What the config-file reader carries between calls. */
+struct sk__ini {
+	struct sk_config *cfg;   /* settings being filled */
+	struct sk__specs *specs; /* `service =` lines */
+	char err[256];           /* the first error */
+	char texts[SK_MAX_LISTENERS][128]; /* copies of spec lines */
+};
+
+static void sk__defaults(struct sk_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->banner_len = (size_t)sk_banner_compile(
+		SK_BANNER_DEFAULT, cfg->banner, sizeof(cfg->banner));
+	cfg->udp_rate.rate = 20;
+	cfg->udp_rate.burst = 40;
+	cfg->udp_global.rate = 10000;
+	cfg->udp_global.burst = 10000;
+	cfg->log_interval = 10;
+	cfg->max_conn = SK_CONN_MAX_DEFAULT;
+	cfg->idle_timeout = SK_CONN_IDLE_DEFAULT;
+}
+
+static int sk__add_spec(struct sk__specs *sp, const char *text, char *err,
+			size_t errcap)
+{
+	struct sk_spec *s;
+	const struct sk_service *svc;
+	int rc;
+
+	if (sp->n >= SK_MAX_LISTENERS) {
+		snprintf(err, errcap, "'%s': more than %d services", text,
+			 SK_MAX_LISTENERS);
+		return -1;
+	}
+	s = &sp->spec[sp->n];
+	rc = sk_spec_parse(text, s);
+	if (rc != 0) {
+		snprintf(err, errcap, "'%s': %s", text, sk_addr_strerror(rc));
+		return -1;
+	}
+	svc = sk_service_find(s->service);
+	if (svc == NULL) {
+		snprintf(err, errcap,
+			 "'%s': unknown service '%s' (know welcome, timefmt, "
+			 "daytime, time)",
+			 text, s->service);
+		return -1;
+	}
+	if (s->transports != 0 && !(svc->transports & s->transports)) {
+		snprintf(err, errcap, "'%s': %s has no %s transport", text,
+			 svc->name, s->transports == SK_TCP ? "tcp" : "udp");
+		return -1;
+	}
+	sp->text[sp->n++] = text;
+	return 0;
+}
+
+/* Apply one setting. Returns 0, or -1 with a message in err. */
+static int sk__set(struct sk_config *cfg, const char *key, const char *val,
+		   char *err, size_t errcap)
+{
+	unsigned long v;
+	int rc;
+
+	if (strcmp(key, "banner") == 0) {
+		rc = sk_banner_compile(val, cfg->banner, sizeof(cfg->banner));
+		if (rc < 0) {
+			snprintf(err, errcap, "banner: %s", sk_banner_strerror(rc));
+			return -1;
+		}
+		cfg->banner_len = (size_t)rc;
+		return 0;
+	}
+	if (strcmp(key, "user") == 0) {
+		if (strlen(val) >= sizeof(cfg->user) || val[0] == '\0') {
+			snprintf(err, errcap, "user: bad user name '%s'", val);
+			return -1;
+		}
+		memcpy(cfg->user, val, strlen(val) + 1);
+		return 0;
+	}
+	struct {
+		const char *key;
+		unsigned long min, max;
+		uint32_t *u32;
+		unsigned *u;
+	} nums[] = {
+		{ "rate", 0, 1000000, &cfg->udp_rate.rate, NULL },
+		{ "burst", 1, 1000000, &cfg->udp_rate.burst, NULL },
+		{ "global-rate", 0, 100000000, &cfg->udp_global.rate, NULL },
+		{ "global-burst", 1, 100000000, &cfg->udp_global.burst, NULL },
+		{ "log-interval", 1, 86400, NULL, &cfg->log_interval },
+		{ "max-conn", 1, 1000000, NULL, &cfg->max_conn },
+		{ "idle-timeout", 0, 86400, NULL, &cfg->idle_timeout },
+	};
+	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+		if (strcmp(key, nums[i].key) != 0)
+			continue;
+		if (sk_parse_uint(val, nums[i].min, nums[i].max, &v) != 0) {
+			snprintf(err, errcap,
+				 "%s: '%s' is not a whole number from %lu to %lu",
+				 key, val, nums[i].min, nums[i].max);
+			return -1;
+		}
+		if (nums[i].u32 != NULL)
+			*nums[i].u32 = (uint32_t)v;
+		else
+			*nums[i].u = (unsigned)v;
+		return 0;
+	}
+	snprintf(err, errcap, "unknown setting '%s'", key);
+	return -1;
+}
+
+static int sk__ini_line(void *user, const char *section, const char *name,
+			const char *value)
+{
+	struct sk__ini *ini = user;
+	char key[64];
+	size_t i;
+
+	if (ini->err[0] != '\0')
+		return 0;
+	if (strcmp(section, "serve") != 0) {
+		snprintf(ini->err, sizeof(ini->err),
+			 "unknown section [%s] (sockit reads [serve])", section);
+		return 0;
+	}
+	/* Keys may use '_' or '-'. */
+	for (i = 0; name[i] != '\0' && i < sizeof(key) - 1; i++)
+		key[i] = name[i] == '_' ? '-' : name[i];
+	key[i] = '\0';
+	if (strcmp(key, "service") == 0) {
+		char *t = ini->texts[ini->specs->n % SK_MAX_LISTENERS];
+
+		if (strlen(value) >= sizeof(ini->texts[0])) {
+			snprintf(ini->err, sizeof(ini->err),
+				 "service: '%.40s...' is too long", value);
+			return 0;
+		}
+		memcpy(t, value, strlen(value) + 1);
+		return sk__add_spec(ini->specs, t, ini->err,
+				    sizeof(ini->err)) == 0;
+	}
+	return sk__set(ini->cfg, key, value, ini->err, sizeof(ini->err)) == 0;
+}
+
+/* Raise the open-file limit to the hard limit, for many idle peers. */
+static void sk__raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int sk__drop_privileges(const char *user)
+{
+	struct passwd *pw;
+
+	errno = 0;
+	pw = getpwnam(user);
+	if (pw == NULL) {
+		sk_log_warnx("serve: --user %s: no such user", user);
+		return -1;
+	}
+	if (setgroups(1, &pw->pw_gid) != 0 ||
+	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) != 0 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) != 0) {
+		sk_log_warn(-errno, "serve: --user %s: cannot switch user", user);
+		return -1;
+	}
+	return 0;
+}
+
+/* Bind every listener for one spec. Returns 0 or -1 (already reported).
+ * Without an address, a spec binds 127.0.0.1 and ::1; a host without
+ * IPv6 loopback only gets a warning for the second. */
+static int sk__bind_spec(struct sk_server *srv, const struct sk_spec *spec)
+{
+	const struct sk_service *svc = sk_service_find(spec->service);
+	uint16_t port = spec->has_port ? spec->port : svc->port;
+	const char *hosts[2] = { "127.0.0.1", "::1" };
+	size_t nhosts = 2;
+	unsigned want = spec->transports ? spec->transports : svc->transports;
+
+	if (spec->host[0] != '\0') {
+		hosts[0] = spec->host;
+		nhosts = 1;
+	}
+	for (unsigned t = SK_TCP; t <= SK_UDP; t <<= 1) {
+		const char *tn = t == SK_TCP ? "tcp" : "udp";
+
+		if (!(want & t))
+			continue;
+		for (size_t h = 0; h < nhosts; h++) {
+			struct sockaddr_storage addr[8], bound;
+			char as[SK_ADDRSTR_MAX];
+			int n, rc;
+
+			n = sk_resolve(hosts[h], port,
+				       t == SK_TCP ? SOCK_STREAM : SOCK_DGRAM, 1,
+				       addr, 8);
+			if (n < 0) {
+				sk_log_warnx("%s/%s %s: %s", svc->name, tn,
+					     hosts[h], gai_strerror(n));
+				return -1;
+			}
+			for (int i = 0; i < n; i++) {
+				struct sockaddr *sa = (struct sockaddr *)&addr[i];
+
+				sk_sockaddr_str(sa, as, sizeof(as));
+				rc = sk_server_listen(srv, svc, t, sa, &bound);
+				if (rc == UV_EADDRNOTAVAIL && nhosts == 2 &&
+				    h == 1) {
+					sk_log_warn(rc, "%s/%s %s: skipped",
+						    svc->name, tn, as);
+					continue;
+				}
+				if (rc != 0) {
+					sk_log_warnx("%s/%s %s: %s", svc->name,
+						     tn, as, sk_strerror(rc));
+					return -1;
+				}
+				sk_sockaddr_str((struct sockaddr *)&bound, as,
+						sizeof(as));
+				printf("sockit: %s/%s %s: listening\n",
+				       svc->name, tn, as);
+			}
+		}
+	}
+	return 0;
+}
+
+int sk_cmd_serve(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "banner", required_argument, NULL, 'b' },
+		{ "rate", required_argument, NULL, 1 },
+		{ "burst", required_argument, NULL, 2 },
+		{ "global-rate", required_argument, NULL, 3 },
+		{ "global-burst", required_argument, NULL, 4 },
+		{ "log-interval", required_argument, NULL, 5 },
+		{ "max-conn", required_argument, NULL, 6 },
+		{ "idle-timeout", required_argument, NULL, 7 },
+		{ "user", required_argument, NULL, 'u' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static struct sk_config cfg;
+	static struct sk__specs specs, cfg_specs;
+	static struct sk__ini ini;
+	const char *set_key[32], *set_val[32];
+	size_t nset = 0;
+	const char *config = NULL;
+	struct sk_server *srv;
+	char err[256];
+	int c, idx, rc;
+
+	sk__defaults(&cfg);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+c:b:u:qh", opts, &idx)) != -1) {
+		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'q':
+			sk_log_quiet(1);
+			break;
+		case 'h':
+			return sk_help("serve");
+		case '?':
+			return sk_usage_error("serve", "bad option");
+		default:
+			if (nset >= sizeof(set_key) / sizeof(set_key[0]))
+				return sk_usage_error("serve", "too many options");
+			for (idx = 0; opts[idx].name; idx++)
+				if (opts[idx].val == c)
+					break;
+			set_key[nset] = opts[idx].name;
+			set_val[nset++] = optarg;
+			break;
+		}
+	}
+	if (config != NULL) {
+		ini.cfg = &cfg;
+		ini.specs = &cfg_specs;
+		rc = ini_parse(config, sk__ini_line, &ini);
+		if (rc < 0) {
+			fprintf(stderr, "sockit: serve: %s: %s\n", config,
+				strerror(errno != 0 ? errno : ENOENT));
+			return SK_EXIT_USAGE;
+		}
+		if (rc > 0) {
+			fprintf(stderr, "sockit: serve: %s:%d: %s\n", config, rc,
+				ini.err[0] ? ini.err : "syntax error");
+			return SK_EXIT_USAGE;
+		}
+	}
+	for (size_t i = 0; i < nset; i++)
+		if (sk__set(&cfg, set_key[i], set_val[i], err, sizeof(err)) != 0)
+			return sk_usage_error("serve", "--%s", err);
+	for (int i = optind; i < argc; i++)
+		if (sk__add_spec(&specs, argv[i], err, sizeof(err)) != 0)
+			return sk_usage_error("serve", "%s", err);
+	if (specs.n == 0)
+		specs = cfg_specs;
+	if (specs.n == 0) {
+		static char names[SK_MAX_LISTENERS][SK_SERVICE_NAME_MAX];
+
+		for (size_t i = 0; sk_services[i] != NULL; i++) {
+			snprintf(names[i], sizeof(names[i]), "%s",
+				 sk_services[i]->name);
+			sk__add_spec(&specs, names[i], err, sizeof(err));
+		}
+	}
+
+	tzset();
+	sk__raise_nofile();
+	srv = sk_server_new(&cfg);
+	if (srv == NULL) {
+		sk_log_warnx("serve: out of memory");
+		return SK_EXIT_FAIL;
+	}
+	for (size_t i = 0; i < specs.n; i++)
+		if (sk__bind_spec(srv, &specs.spec[i]) != 0)
+			return SK_EXIT_FAIL;
+	if (cfg.user[0] != '\0' && sk__drop_privileges(cfg.user) != 0)
+		return SK_EXIT_FAIL;
+	printf("sockit: ready, %zu sockets, pid %ld\n",
+	       sk_server_listeners(srv), (long)getpid());
+	if (sk_server_run(srv) != 0) {
+		sk_log_warnx("serve: handles left open at exit");
+		return SK_EXIT_FAIL;
+	}
+	return SK_EXIT_OK;
+}

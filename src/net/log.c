@@ -1,0 +1,85 @@
+/* log.c: stderr logging with the "sockit: " prefix. */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+static int sk__quiet; /* sk_log_info() prints nothing when set */
+
+void sk_log_quiet(int quiet)
+{
+	sk__quiet = quiet;
+}
+
+const char *sk_strerror(int err)
+{
+	static char buf[128];
+	const char *s = uv_strerror(err);
+	size_t n;
+
+	/* libuv says "address already in use"; keep it, in lower case. */
+	n = strlen(s);
+	if (n >= sizeof(buf))
+		n = sizeof(buf) - 1;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (buf[0] >= 'A' && buf[0] <= 'Z' && !(buf[1] >= 'A' && buf[1] <= 'Z'))
+		buf[0] = (char)(buf[0] - 'A' + 'a');
+	return buf;
+}
+
+static void sk__vlog(const char *fmt, va_list ap, int err)
+{
+	char line[1024];
+	int n = vsnprintf(line, sizeof(line), fmt, ap);
+
+	if (n < 0)
+		return;
+	if (err != 0)
+		fprintf(stderr, "sockit: %s: %s\n", line, sk_strerror(err));
+	else
+		fprintf(stderr, "sockit: %s\n", line);
+}
+
+void sk_log_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (sk__quiet)
+		return;
+	va_start(ap, fmt);
+	sk__vlog(fmt, ap, 0);
+	va_end(ap);
+}
+
+void sk_log_warn(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	sk__vlog(fmt, ap, err);
+	va_end(ap);
+}
+
+void sk_log_warnx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	sk__vlog(fmt, ap, 0);
+	va_end(ap);
+}
+
+void sk_fatalx(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	sk__vlog(fmt, ap, 0);
+	va_end(ap);
+	exit(code);
+}

@@ -1,0 +1,37 @@
+/*
+ * sockaddr.h: socket addresses to text and back.
+ */
+#ifndef SK_SOCKADDR_H
+#define SK_SOCKADDR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* "192.0.2.1:80" or "[2001:db8::1]:80", with NUL. */
+#define SK_ADDRSTR_MAX 64
+
+/* Format sa as address:port into buf (SK_ADDRSTR_MAX bytes). */
+void sk_sockaddr_str(const struct sockaddr *sa, char *buf, size_t cap);
+
+/* Format only the address (no brackets) and the port as text. */
+void sk_sockaddr_parts(const struct sockaddr *sa, char *addr, size_t acap,
+		       char *port, size_t pcap);
+
+/* The port of an AF_INET or AF_INET6 address. */
+uint16_t sk_sockaddr_port(const struct sockaddr *sa);
+
+/* The size of sa by its family. */
+socklen_t sk_sockaddr_len(const struct sockaddr *sa);
+
+/*
+ * Resolve host (a name or literal; "" is not allowed) and port for the
+ * given socket type (SOCK_STREAM or SOCK_DGRAM). passive selects
+ * AI_PASSIVE. Fills up to max addresses into out. Returns the number
+ * found (at least 1), or a negative EAI_* code for gai_strerror().
+ * Blocking.
+ */
+int sk_resolve(const char *host, uint16_t port, int socktype, int passive,
+	       struct sockaddr_storage *out, int max);
+
+#endif

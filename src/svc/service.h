@@ -1,0 +1,64 @@
+/*
+ * service.h: what a service module exports, and the daemon's settings.
+ *
+ * Each service lives in one file of src/svc and exports one const table.
+ * The server (src/net/server.c) owns sockets and connections and calls a
+ * service only through its table.
+ */
+#ifndef SK_SERVICE_H
+#define SK_SERVICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "../proto/addr.h"
+#include "../proto/ratelimit.h"
+#include "../proto/sk_limits.h"
+
+struct sk_conn;
+struct sk_listener;
+
+struct sk_service {
+	const char *name;     /* as in /etc/services where one exists */
+	unsigned transports;  /* SK_TCP, SK_UDP or both */
+	uint16_t port;        /* default port */
+	const char *summary;  /* one line for `sockit help serve` */
+
+	/* TCP: a client connected. Queue output with sk_conn_write(); call
+	 * sk_conn_end() to close once the output is sent. */
+	void (*tcp_accept)(struct sk_conn *c);
+
+	/* TCP: bytes arrived. NULL means input is read and ignored. */
+	void (*tcp_read)(struct sk_conn *c, const char *buf, size_t len);
+
+	/* UDP: a datagram of len bytes passed the rate limit. Write the reply
+	 * into out (cap bytes) and return its length, or return -1 to drop
+	 * the datagram as malformed. */
+	int (*udp_reply)(const struct sk_listener *l, const char *in,
+			 size_t len, char *out, size_t cap);
+};
+
+/* The daemon's settings: embedded defaults, then the config file, then
+ * the command line. */
+struct sk_config {
+	char banner[SK_BANNER_MAX]; /* compiled welcome template */
+	size_t banner_len;          /* its length */
+	struct sk_rate udp_rate;    /* per-source limit for UDP services */
+	struct sk_rate udp_global;  /* limit for all UDP sources together */
+	unsigned log_interval;      /* seconds between drop summaries */
+	unsigned max_conn;          /* concurrent TCP connections */
+	unsigned idle_timeout;      /* seconds before an idle TCP peer goes */
+	char user[64];              /* drop privileges to this user, or "" */
+};
+
+/* Every service, in help order, NULL-terminated. */
+extern const struct sk_service *const sk_services[];
+
+/* The service called name, or NULL. */
+const struct sk_service *sk_service_find(const char *name);
+
+/* The listener's settings (never NULL). */
+const struct sk_config *sk_listener_config(const struct sk_listener *l);
+
+#endif

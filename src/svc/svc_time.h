@@ -1,0 +1,9 @@
+/* svc_time.h: the time service. */
+#ifndef SK_SVC_TIME_H
+#define SK_SVC_TIME_H
+
+#include "service.h"
+
+extern const struct sk_service sk_time;
+
+#endif
