@@ -297,7 +297,7 @@ int sk_cmd_serve(int argc, char **argv)
 
 	sk__defaults(&cfg);
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+c:b:u:qh", opts, &idx)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:b:u:qh", opts, &idx)) != -1) {
 		switch (c) {
 		case 'c':
 			config = optarg;

@@ -54,7 +54,7 @@ int sk_cmd_time(int argc, char **argv)
 	ssize_t n;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+TUdrn:t:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "TUdrn:t:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'T': udp = 0; break;
 		case 'U': udp = 1; break;

@@ -25,7 +25,7 @@ int sk_cmd_welcome(int argc, char **argv)
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+t:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			if (sk_parse_seconds(optarg, &timeout_ms) != 0)

@@ -1,0 +1,183 @@
+"""Fixtures for sockit's system tests.
+
+Every test starts the real `sockit` binary (SOCKIT_BIN, default
+build/sockit) on ports the kernel picks (port 0), waits for its "ready"
+line instead of sleeping, stops it with SIGTERM in a finalizer, checks that
+it exited 0, and scans its log for sanitizer reports.
+"""
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SOCKIT = os.environ.get("SOCKIT_BIN", os.path.join(ROOT, "build", "sockit"))
+
+LISTEN_RE = re.compile(r"^sockit: (\w+)/(tcp|udp) (\S+): listening$")
+BAD_LOG = re.compile(r"AddressSanitizer|LeakSanitizer|runtime error:|handles left open")
+
+# Every service on both loopbacks, ports picked by the kernel.
+ALL = ["welcome=:0", "timefmt=:0", "daytime=:0", "time=:0"]
+
+
+def split_hostport(s):
+    if s.startswith("["):
+        host, port = s[1:].split("]:")
+    else:
+        host, port = s.rsplit(":", 1)
+    return host, int(port)
+
+
+class Server:
+    """A running `sockit serve`."""
+
+    def __init__(self, args, env=None, timeout=20):
+        self.args = args
+        self.log = tempfile.TemporaryFile(mode="w+")
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        self.proc = subprocess.Popen(
+            [SOCKIT, "serve"] + list(args),
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            env=full_env,
+        )
+        self.addrs = {}
+        self.stopped = False
+        buf = b""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.proc.kill()
+                raise RuntimeError("sockit serve not ready: %r" % self.stderr())
+            r, _, _ = select.select([self.proc.stdout], [], [], left)
+            if not r:
+                continue
+            chunk = os.read(self.proc.stdout.fileno(), 4096)
+            if not chunk:
+                self.proc.wait()
+                raise RuntimeError(
+                    "sockit serve exited %s: %s" % (self.proc.returncode, self.stderr()))
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                line = line.decode()
+                m = LISTEN_RE.match(line)
+                if m:
+                    self.addrs.setdefault((m.group(1), m.group(2)), []).append(
+                        split_hostport(m.group(3)))
+                elif line.startswith("sockit: ready"):
+                    return
+
+    def addr(self, service, proto, family=socket.AF_INET):
+        """(host, port) of a listener, by address family."""
+        for host, port in self.addrs[(service, proto)]:
+            if (":" in host) == (family == socket.AF_INET6):
+                return host, port
+        raise KeyError((service, proto, family))
+
+    def hostport(self, service, proto, family=socket.AF_INET):
+        host, port = self.addr(service, proto, family)
+        return ("[%s]:%d" if ":" in host else "%s:%d") % (host, port)
+
+    def stderr(self):
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()
+
+    def stop(self, sig=signal.SIGTERM):
+        """Stop it; return its exit code. Fails on sanitizer reports."""
+        if self.stopped:
+            return self.proc.returncode
+        self.stopped = True
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("sockit serve did not stop on %s" % sig)
+        log = self.stderr()
+        assert not BAD_LOG.search(log), log
+        return rc
+
+
+@pytest.fixture
+def serve():
+    """serve(*args, env=None) starts a server; all are stopped after the test
+    and must exit 0."""
+    started = []
+
+    def start(*args, env=None):
+        s = Server(args, env=env)
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        rc = s.stop()
+        assert rc == 0, "sockit serve exited %d: %s" % (rc, s.stderr())
+
+
+@pytest.fixture(scope="module")
+def srv():
+    """One server per module with every service; a high rate limit so that
+    functional tests are not throttled."""
+    s = Server(ALL + ["--rate", "100000", "--burst", "100000",
+                      "--global-rate", "0"])
+    yield s
+    rc = s.stop()
+    assert rc == 0, s.stderr()
+
+
+def sockit(*args, timeout=30, input=None):
+    """Run the sockit client; returns CompletedProcess with text output."""
+    return subprocess.run([SOCKIT] + list(args), capture_output=True,
+                          text=True, timeout=timeout, input=input)
+
+
+def udp_ask(addr, payload, timeout=2.0, family=socket.AF_INET):
+    """One datagram out, one back (or None on timeout)."""
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        s.sendto(payload, addr)
+        try:
+            return s.recvfrom(65536)[0]
+        except socket.timeout:
+            return None
+
+
+def tcp_read_all(addr, send=b"", timeout=5.0, family=socket.AF_INET, shut=True):
+    """Connect, send, optionally half-close, read to EOF."""
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(addr)
+        if send:
+            s.sendall(send)
+        if shut:
+            s.shutdown(socket.SHUT_WR)
+        out = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return out
+            out += chunk
+
+
+def read_line(sock, buf=b""):
+    """Read from sock until LF; returns (line incl. LF, rest)."""
+    while b"\n" not in buf:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise EOFError(buf)
+        buf += chunk
+    line, rest = buf.split(b"\n", 1)
+    return line + b"\n", rest

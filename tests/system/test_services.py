@@ -1,0 +1,192 @@
+"""The four services over both transports and both address families,
+asserting the exact bytes on the wire."""
+import re
+import socket
+import struct
+import time
+
+import pytest
+
+from conftest import read_line, tcp_read_all, udp_ask
+
+V4, V6 = socket.AF_INET, socket.AF_INET6
+FAMILIES = [V4, V6]
+DAYTIME_RE = re.compile(
+    rb"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
+    rb"[ 123]\d \d\d:\d\d:\d\d \d{4}\r\n$")
+
+
+def close_to_now(t, slack=3):
+    return abs(t - time.time()) <= slack
+
+
+# ---- welcome ----
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_welcome_default_banner_names_service_and_peer(srv, family):
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.settimeout(5)
+        s.connect(srv.addr("welcome", "tcp", family))
+        me = s.getsockname()
+        data = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    peer = ("[%s]:%d" if family == V6 else "%s:%d") % (me[0], me[1])
+    assert data == ("welcome to sockit, %s\r\n" % peer).encode()
+
+
+def test_welcome_banner_fields(serve):
+    s = serve("welcome=127.0.0.1:0", "--banner",
+              r"hi {addr} port {port} via {local} at {time} {{x}}\n")
+    host, port = s.addr("welcome", "tcp")
+    with socket.socket() as c:
+        c.settimeout(5)
+        c.connect((host, port))
+        me = c.getsockname()
+        data = c.recv(4096)
+    m = re.match(rb"^hi 127\.0\.0\.1 port (\d+) via 127\.0\.0\.1:(\d+) at "
+                 rb"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \{x\}\n$", data)
+    assert m, data
+    assert int(m.group(1)) == me[1]
+    assert int(m.group(2)) == port
+    t = time.mktime(time.strptime(m.group(3).decode(), "%Y-%m-%d %H:%M:%S"))
+    assert close_to_now(t)
+
+
+# ---- timefmt over UDP ----
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_timefmt_udp_format(srv, family):
+    addr = srv.addr("timefmt", "udp", family)
+    assert udp_ask(addr, b"100%% %Y", family=family) == \
+        ("100%% %s" % time.strftime("%Y")).encode()
+
+
+def test_timefmt_udp_empty_means_default(srv):
+    reply = udp_ask(srv.addr("timefmt", "udp"), b"")
+    assert re.match(rb"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$", reply), reply
+    t = time.mktime(time.strptime(reply.decode(), "%Y-%m-%d %H:%M:%S"))
+    assert close_to_now(t)
+
+
+def test_timefmt_udp_utf8_passes(srv):
+    assert udp_ask(srv.addr("timefmt", "udp"), "année %Y ✓".encode()) == \
+        ("année %s ✓" % time.strftime("%Y")).encode()
+
+
+def test_timefmt_honours_tz(serve):
+    s = serve("timefmt/udp=127.0.0.1:0", env={"TZ": "XST-9"})
+    assert udp_ask(s.addr("timefmt", "udp"), b"%Z %z") == b"XST +0900"
+
+
+@pytest.mark.parametrize("payload,reply", [
+    (b"a\x00b", b"error: format contains a NUL byte"),
+    (b"\xff", b"error: format is not valid UTF-8"),
+    (b"\xc0\xaf", b"error: format is not valid UTF-8"),
+    (b"\xed\xa0\x80", b"error: format is not valid UTF-8"),
+    (b"%Q", b"error: unknown conversion in format"),
+    (b"%", b"error: unknown conversion in format"),
+    (b"%100Y", b"error: field width over 99 in format"),
+    (b"%c" * 22, b"error: reply longer than 512 bytes"),
+])
+def test_timefmt_udp_refusals(srv, payload, reply):
+    assert udp_ask(srv.addr("timefmt", "udp"), payload) == reply
+
+
+def test_timefmt_udp_limits_are_exact(srv):
+    addr = srv.addr("timefmt", "udp")
+    assert udp_ask(addr, b"x" * 256) == b"x" * 256
+    # Over the input limit: malformed, dropped silently.
+    assert udp_ask(addr, b"x" * 257, timeout=0.5) is None
+    assert udp_ask(addr, b"%99Y") == time.strftime("%Y").rjust(99, "0").encode()
+
+
+# ---- timefmt over TCP ----
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_timefmt_tcp_lines_keep_their_endings(srv, family):
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.settimeout(5)
+        s.connect(srv.addr("timefmt", "tcp", family))
+        s.sendall(b"%Y\n")
+        line, rest = read_line(s)
+        assert line == time.strftime("%Y\n").encode()
+        s.sendall(b"year %Y\r\n")
+        line, rest = read_line(s, rest)
+        assert line == time.strftime("year %Y\r\n").encode()
+        # Pipelined, split in odd places, and an empty line (the default).
+        s.sendall(b"a%")
+        s.sendall(b"%\n\nb\r")
+        s.sendall(b"\n")
+        l1, rest = read_line(s, rest)
+        l2, rest = read_line(s, rest)
+        l3, rest = read_line(s, rest)
+        assert l1 == b"a%\n"
+        assert re.match(rb"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\n$", l2), l2
+        assert l3 == b"b\r\n"
+        assert rest == b""
+
+
+def test_timefmt_tcp_errors_keep_connection(srv):
+    with socket.socket() as s:
+        s.settimeout(5)
+        s.connect(srv.addr("timefmt", "tcp"))
+        s.sendall(b"a\x00\n\xff\r\n%Q\n%Y\n")
+        got = b""
+        while got.count(b"\n") < 4:
+            got += s.recv(4096)
+    assert got == (b"error: format contains a NUL byte\n"
+                   b"error: format is not valid UTF-8\r\n"
+                   b"error: unknown conversion in format\n" +
+                   time.strftime("%Y\n").encode())
+
+
+def test_timefmt_tcp_half_close_gets_reply(srv):
+    assert tcp_read_all(srv.addr("timefmt", "tcp"), b"%%\n") == b"%\n"
+
+
+# ---- daytime ----
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_daytime_tcp(srv, family):
+    data = tcp_read_all(srv.addr("daytime", "tcp", family), family=family)
+    assert DAYTIME_RE.match(data), data
+    t = time.mktime(time.strptime(data.decode().strip(), "%a %b %d %H:%M:%S %Y"))
+    assert close_to_now(t)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("payload", [b"", b"anything at all"])
+def test_daytime_udp(srv, family, payload):
+    data = udp_ask(srv.addr("daytime", "udp", family), payload, family=family)
+    assert DAYTIME_RE.match(data), data
+
+
+def test_daytime_local_time(serve):
+    s = serve("daytime=127.0.0.1:0", env={"TZ": "XST-9"})
+    data = udp_ask(s.addr("daytime", "udp"), b"")
+    t = time.strptime(data.decode().strip(), "%a %b %d %H:%M:%S %Y")
+    utc = time.gmtime(time.time() + 9 * 3600)
+    assert abs(time.mktime(t) - time.mktime(utc)) <= 3
+
+
+# ---- time (RFC 868) ----
+
+def rfc868(data):
+    assert len(data) == 4, data
+    return struct.unpack("!I", data)[0] - 2208988800
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_time_tcp(srv, family):
+    assert close_to_now(rfc868(tcp_read_all(srv.addr("time", "tcp", family),
+                                            family=family)))
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_time_udp(srv, family):
+    assert close_to_now(rfc868(udp_ask(srv.addr("time", "udp", family), b"",
+                                       family=family)))
