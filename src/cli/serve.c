@@ -74,10 +74,16 @@ static int sk__add_spec(struct sk__specs *sp, const char *text, char *err,
 	}
 	svc = sk_service_find(s->service);
 	if (svc == NULL) {
-		snprintf(err, errcap,
-			 "'%s': unknown service '%s' (know welcome, timefmt, "
-			 "daytime, time)",
-			 text, s->service);
+		char names[128] = "";
+		size_t off = 0;
+
+		for (size_t i = 0; sk_services[i] != NULL && off < sizeof(names);
+		     i++)
+			off += (size_t)snprintf(names + off, sizeof(names) - off,
+						"%s%s", i ? ", " : "",
+						sk_services[i]->name);
+		snprintf(err, errcap, "'%s': unknown service '%s' (know %s)",
+			 text, s->service, names);
 		return -1;
 	}
 	if (s->transports != 0 && !(svc->transports & s->transports)) {

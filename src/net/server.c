@@ -62,6 +62,7 @@ struct sk_server {
 	uv_timer_t grace;               /* shutdown deadline */
 	unsigned ticks;                 /* ticks since the last summary */
 	int stopping;                   /* shutdown has begun */
+	int tick_on;                    /* tick timer open */
 	int grace_on;                   /* grace timer open */
 	struct sk_rl rl;                /* UDP rate limiter, all services */
 	char rbuf[SK_UDP_BUF];          /* receive buffer for the loop */
@@ -82,6 +83,7 @@ struct sk__sreq {
 };
 
 static void sk__conn_close(struct sk_conn *c);
+static void sk__stop(uv_signal_t *sig, int signum);
 
 /* Listeners are freed in their close callback; the handle is inside. */
 static void sk__lis_free(uv_handle_t *h)
@@ -106,6 +108,14 @@ struct sk_server *sk_server_new(const struct sk_config *cfg)
 		return NULL;
 	}
 	s->cfg = cfg;
+	s->loop.data = s;
+	/* Signals are caught from here on, so a SIGTERM that arrives while
+	 * the listeners are still being bound is a clean stop. */
+	uv_signal_init(&s->loop, &s->sigint);
+	uv_signal_init(&s->loop, &s->sigterm);
+	s->sigint.data = s->sigterm.data = s;
+	uv_signal_start(&s->sigint, sk__stop, SIGINT);
+	uv_signal_start(&s->sigterm, sk__stop, SIGTERM);
 	/* A fixed seed only weakens the hash, so a failure is not fatal. */
 	if (uv_random(NULL, NULL, seed, sizeof(seed), 0, NULL) != 0)
 		seed[0] = uv_hrtime();
@@ -521,7 +531,8 @@ static void sk__stop(uv_signal_t *sig, int signum)
 		uv_close(&s->lis[i]->u.h, sk__lis_free);
 	uv_close((uv_handle_t *)&s->sigint, NULL);
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
-	uv_close((uv_handle_t *)&s->tick, NULL);
+	if (s->tick_on)
+		uv_close((uv_handle_t *)&s->tick, NULL);
 	/* Replies in flight are finished; new input is not read. */
 	for (c = s->conns; c != NULL; c = next) {
 		next = c->next;
@@ -540,15 +551,10 @@ int sk_server_run(struct sk_server *s)
 {
 	int rc;
 
-	s->loop.data = s;
-	uv_signal_init(&s->loop, &s->sigint);
-	uv_signal_init(&s->loop, &s->sigterm);
-	s->sigint.data = s->sigterm.data = s;
-	uv_signal_start(&s->sigint, sk__stop, SIGINT);
-	uv_signal_start(&s->sigterm, sk__stop, SIGTERM);
 	uv_timer_init(&s->loop, &s->tick);
 	s->tick.data = s;
 	uv_timer_start(&s->tick, sk__tick, 1000, 1000);
+	s->tick_on = 1;
 
 	uv_run(&s->loop, UV_RUN_DEFAULT);
 	rc = uv_loop_close(&s->loop);

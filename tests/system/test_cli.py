@@ -1,0 +1,265 @@
+"""The sockit command: help, version, exit codes, error messages, serve's
+arguments and config file, privileges, signals, SO_REUSEADDR, and the
+clients against the real server."""
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import SOCKIT, Server, sockit, tcp_read_all
+
+
+def test_version_and_help():
+    r = sockit("--version")
+    assert r.returncode == 0 and re.match(r"^sockit \d+\.\d+\.\d+\n$", r.stdout)
+    r = sockit("help")
+    assert r.returncode == 0
+    for cmd in ("serve", "welcome", "time", "bench", "help"):
+        assert re.search(r"^  %s " % cmd, r.stdout, re.M), cmd
+    for cmd in ("serve", "welcome", "time", "bench"):
+        r = sockit("help", cmd)
+        assert r.returncode == 0 and r.stdout.startswith("usage: sockit %s" % cmd)
+        assert sockit(cmd, "--help").stdout == r.stdout
+
+
+def test_usage_errors_exit_2():
+    r = sockit()
+    assert r.returncode == 2
+    r = sockit("frobnicate")
+    assert r.returncode == 2
+    assert r.stderr == "sockit: unknown command 'frobnicate'\nTry 'sockit help'.\n"
+    r = sockit("help", "frobnicate")
+    assert r.returncode == 2
+    r = sockit("time", "--tries", "0", "127.0.0.1")
+    assert r.returncode == 2 and "--tries: '0'" in r.stderr
+    r = sockit("time", "127.0.0.1", "%Q")
+    assert r.returncode == 2
+    assert r.stderr.startswith("sockit: time: FORMAT: unknown conversion in format\n")
+    r = sockit("welcome")
+    assert r.returncode == 2
+
+
+@pytest.mark.parametrize("arg,msg", [
+    ("nosuch", "sockit: serve: 'nosuch': unknown service 'nosuch' "
+               "(know welcome, timefmt, daytime, time)"),
+    ("welcome/udp", "sockit: serve: 'welcome/udp': welcome has no udp transport"),
+    ("daytime/sctp", "sockit: serve: 'daytime/sctp': expected SERVICE[/tcp|/udp][=[ADDR]:PORT]"),
+    ("daytime=127.0.0.1:99999", "sockit: serve: 'daytime=127.0.0.1:99999': port must be a number from 0 to 65535"),
+    ("daytime=::1:13", "sockit: serve: 'daytime=::1:13': write IPv6 addresses as [ADDR]:PORT"),
+])
+def test_serve_bad_arguments(arg, msg):
+    r = sockit("serve", arg)
+    assert r.returncode == 2, r
+    assert r.stderr.startswith(msg + "\n"), r.stderr
+
+
+def test_serve_bad_address_is_named():
+    r = sockit("serve", "daytime=256.1.1.1:0")
+    assert r.returncode == 1
+    assert r.stderr.startswith("sockit: daytime/tcp 256.1.1.1: "), r.stderr
+
+
+def test_serve_bad_option_value():
+    r = sockit("serve", "--rate", "lots")
+    assert r.returncode == 2
+    assert "rate: 'lots' is not a whole number" in r.stderr
+    r = sockit("serve", "--banner", "{nope}")
+    assert r.returncode == 2
+    assert "banner: unknown or unterminated {field}" in r.stderr
+
+
+def test_address_in_use(serve):
+    s = serve("welcome=127.0.0.1:0")
+    port = s.addr("welcome", "tcp")[1]
+    r = sockit("serve", "welcome=127.0.0.1:%d" % port, timeout=10)
+    assert r.returncode == 1
+    assert r.stderr == "sockit: welcome/tcp 127.0.0.1:%d: address already in use\n" % port
+
+
+def test_serve_picks_services_and_transports(serve):
+    s = serve("daytime/udp=127.0.0.1:0", "timefmt=[::1]:0", "welcome=0")
+    assert sorted(s.addrs) == [("daytime", "udp"), ("timefmt", "tcp"),
+                               ("timefmt", "udp"), ("welcome", "tcp")]
+    assert s.addrs[("timefmt", "tcp")][0][0] == "::1"
+    # An empty address means both loopbacks.
+    assert sorted(h for h, _ in s.addrs[("welcome", "tcp")]) == ["127.0.0.1", "::1"]
+
+
+def test_serve_defaults_listen_on_documented_ports():
+    """No arguments: every service on its default port (skipped when one of
+    them is taken on this machine)."""
+    for port in (8080, 8083, 10013, 10037):
+        with socket.socket() as t:
+            if t.connect_ex(("127.0.0.1", port)) == 0:
+                pytest.skip("port %d is in use here" % port)
+    s = Server([])
+    try:
+        got = {k: sorted(p for _, p in v) for k, v in s.addrs.items()}
+        assert got == {
+            ("welcome", "tcp"): [8080, 8080],
+            ("timefmt", "tcp"): [8083, 8083], ("timefmt", "udp"): [8083, 8083],
+            ("daytime", "tcp"): [10013, 10013], ("daytime", "udp"): [10013, 10013],
+            ("time", "tcp"): [10037, 10037], ("time", "udp"): [10037, 10037],
+        }
+    finally:
+        assert s.stop() == 0
+
+
+def test_config_file(serve, tmp_path):
+    cfg = tmp_path / "sockit.ini"
+    cfg.write_text("; a comment\n[serve]\nservice = welcome=127.0.0.1:0\n"
+                   "service = time/udp=127.0.0.1:0\nbanner = from file\\n\n"
+                   "idle_timeout = 30\nrate = 5\n")
+    s = serve("--config", str(cfg))
+    assert sorted(s.addrs) == [("time", "udp"), ("welcome", "tcp")]
+    assert tcp_read_all(s.addr("welcome", "tcp")) == b"from file\n"
+    # The command line wins over the file.
+    s2 = serve("--config", str(cfg), "--banner", "from argv\\n", "welcome=127.0.0.1:0")
+    assert sorted(s2.addrs) == [("welcome", "tcp")]
+    assert tcp_read_all(s2.addr("welcome", "tcp")) == b"from argv\n"
+
+
+@pytest.mark.parametrize("text,msg", [
+    ("[serve]\nbogus = 1\n", ":2: unknown setting 'bogus'"),
+    ("[serve]\nrate = 1\nservice = nosuch\n", ":3: 'nosuch': unknown service"),
+    ("[other]\nrate = 1\n", ":2: unknown section [other]"),
+    ("[serve]\nthis is not ini\n", ":2: syntax error"),
+])
+def test_config_file_errors(tmp_path, text, msg):
+    cfg = tmp_path / "bad.ini"
+    cfg.write_text(text)
+    r = sockit("serve", "--config", str(cfg))
+    assert r.returncode == 2
+    assert r.stderr.startswith("sockit: serve: %s%s" % (cfg, msg)), r.stderr
+
+
+def test_config_file_missing(tmp_path):
+    r = sockit("serve", "--config", str(tmp_path / "nope.ini"))
+    assert r.returncode == 2
+    assert r.stderr == "sockit: serve: %s: No such file or directory\n" % (tmp_path / "nope.ini")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signals_stop_cleanly(sig):
+    s = Server(["daytime=127.0.0.1:0"])
+    assert tcp_read_all(s.addr("daytime", "tcp"))
+    assert s.stop(sig) == 0
+    assert "sockit: shutting down" in s.stderr()
+
+
+def test_restart_binds_at_once():
+    """SO_REUSEADDR: connections the server closed first leave TIME_WAIT
+    sockets on its port; a new server binds it straight away."""
+    s = Server(["daytime/tcp=127.0.0.1:0"])
+    port = s.addr("daytime", "tcp")[1]
+    for _ in range(5):
+        assert tcp_read_all(("127.0.0.1", port))
+    assert s.stop() == 0
+    s2 = Server(["daytime/tcp=127.0.0.1:%d" % port])
+    try:
+        assert s2.addr("daytime", "tcp") == ("127.0.0.1", port)
+    finally:
+        assert s2.stop() == 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch user")
+def test_user_drops_privileges(serve):
+    s = serve("daytime=127.0.0.1:0", "--user", "nobody")
+    with open("/proc/%d/status" % s.proc.pid) as f:
+        status = f.read()
+    uid = re.search(r"^Uid:\s+(\d+)\s+(\d+)\s+(\d+)", status, re.M).groups()
+    assert uid == ("65534",) * 3
+    assert tcp_read_all(s.addr("daytime", "tcp"))
+
+
+def test_user_unknown():
+    r = sockit("serve", "daytime=127.0.0.1:0", "--user", "no-such-user-xyz")
+    assert r.returncode == 1
+    assert "sockit: serve: --user no-such-user-xyz: no such user" in r.stderr
+
+
+# ---- the clients ----
+
+def test_client_welcome(srv):
+    for fam in (socket.AF_INET, socket.AF_INET6):
+        r = subprocess.run([SOCKIT, "welcome", srv.hostport("welcome", "tcp", fam)],
+                           capture_output=True, timeout=30)
+        assert r.returncode == 0
+        assert re.match(rb"^welcome to sockit, (127\.0\.0\.1|\[::1\]):\d+\r\n$", r.stdout), r.stdout
+
+
+def test_client_welcome_refused():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    r = sockit("welcome", "127.0.0.1:%d" % port)
+    assert r.returncode == 1
+    assert r.stderr == "sockit: welcome 127.0.0.1:%d: Connection refused\n" % port
+
+
+def test_client_time_protocols(srv):
+    year = time.strftime("%Y")
+    r = sockit("time", srv.hostport("timefmt", "udp"), "%Y")
+    assert (r.returncode, r.stdout) == (0, year + "\n")
+    r = sockit("time", "--tcp", srv.hostport("timefmt", "tcp", socket.AF_INET6), "%Y")
+    assert (r.returncode, r.stdout) == (0, year + "\n")
+    r = sockit("time", srv.hostport("timefmt", "udp"))
+    assert r.returncode == 0 and re.match(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\n$", r.stdout)
+    for proto in ("udp", "tcp"):
+        r = sockit("time", "--daytime", "--" + proto, srv.hostport("daytime", proto))
+        assert r.returncode == 0
+        assert re.match(r"^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}\n$", r.stdout), r.stdout
+        r = sockit("time", "--rfc868", "--" + proto, srv.hostport("time", proto))
+        assert r.returncode == 0
+        m = re.match(r"^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4} \S+ "
+                     r"\(offset ([-+]\d+\.\d) s from the local clock\)\n$", r.stdout)
+        assert m, r.stdout
+        assert abs(float(m.group(1))) <= 1.0
+
+
+def test_client_name_resolution(srv):
+    port = srv.addr("daytime", "udp")[1]
+    r = sockit("time", "--daytime", "localhost:%d" % port)
+    assert r.returncode == 0, r.stderr
+
+
+def test_client_server_error_is_reported(srv):
+    # The client refuses bad formats itself, so send one it cannot check:
+    # a reply that is too long.
+    r = sockit("time", srv.hostport("timefmt", "udp"), "%c" * 22)
+    assert r.returncode == 1
+    assert r.stderr == "sockit: time: %s said: error: reply longer than 512 bytes\n" % \
+        srv.hostport("timefmt", "udp")
+
+
+def test_client_no_reply_after_tries():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sink:
+        sink.bind(("127.0.0.1", 0))
+        port = sink.getsockname()[1]
+        r = sockit("time", "--timeout", "0.2", "127.0.0.1:%d" % port)
+        assert r.returncode == 1
+        assert r.stderr == "sockit: time: no reply from 127.0.0.1:%d after 3 tries\n" % port
+        got = 0
+        sink.settimeout(0.1)
+        try:
+            while True:
+                sink.recv(100)
+                got += 1
+        except socket.timeout:
+            pass
+        assert got == 3
+        r = sockit("time", "--tries", "2", "--timeout", "0.1", "--rfc868", "[::1]:%d" % port)
+        assert r.returncode == 1
+
+
+def test_client_bad_hostport():
+    r = sockit("time", "127.0.0.1:notaport")
+    assert r.returncode == 1
+    assert r.stderr == "sockit: time: '127.0.0.1:notaport': port must be a number from 0 to 65535\n"
+    r = sockit("time", "no-such-host.invalid:13")
+    assert r.returncode == 1
+    assert r.stderr.startswith("sockit: time: no-such-host.invalid:13: ")
