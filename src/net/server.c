@@ -85,7 +85,7 @@ struct sk__sreq {
 static void sk__conn_close(struct sk_conn *c);
 static void sk__stop(uv_signal_t *sig, int signum);
 
-/* Listeners are freed in their close callback; the handle is inside. */
+/* A listener that failed to bind is freed in its close callback. */
 static void sk__lis_free(uv_handle_t *h)
 {
 	free(h->data);
@@ -410,6 +410,18 @@ static void sk__udp_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf,
 
 /* ---- listeners ---- */
 
+/* Ask for SK_UDP_RCVBUF; past net.core.rmem_max only root gets it. */
+static void sk__udp_rcvbuf(uv_udp_t *u)
+{
+	int size = SK_UDP_RCVBUF;
+	uv_os_fd_t fd;
+
+	if (uv_fileno((uv_handle_t *)u, &fd) != 0)
+		return;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)))
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+}
+
 int sk_server_listen(struct sk_server *s, const struct sk_service *svc,
 		     unsigned transport, const struct sockaddr *addr,
 		     struct sockaddr_storage *bound)
@@ -444,6 +456,8 @@ int sk_server_listen(struct sk_server *s, const struct sk_service *svc,
 		if (rc == 0)
 			rc = uv_udp_getsockname(&l->u.udp,
 						(struct sockaddr *)&ss, &len);
+		if (rc == 0)
+			sk__udp_rcvbuf(&l->u.udp);
 		if (rc == 0)
 			rc = uv_udp_recv_start(&l->u.udp, sk__alloc,
 					       sk__udp_recv);
@@ -527,8 +541,10 @@ static void sk__stop(uv_signal_t *sig, int signum)
 	s->stopping = 1;
 	sk_log_info("shutting down");
 	sk__summary(s);
+	/* Bound listeners are freed after the loop ends: connections that
+	 * are still finishing point at theirs. */
 	for (size_t i = 0; i < s->nlis; i++)
-		uv_close(&s->lis[i]->u.h, sk__lis_free);
+		uv_close(&s->lis[i]->u.h, NULL);
 	uv_close((uv_handle_t *)&s->sigint, NULL);
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
 	if (s->tick_on)
@@ -558,6 +574,8 @@ int sk_server_run(struct sk_server *s)
 
 	uv_run(&s->loop, UV_RUN_DEFAULT);
 	rc = uv_loop_close(&s->loop);
+	for (size_t i = 0; i < s->nlis; i++)
+		free(s->lis[i]);
 	free(s);
 	return rc == 0 ? 0 : -1;
 }

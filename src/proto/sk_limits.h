@@ -39,6 +39,11 @@
  * silently truncated. */
 #define SK_UDP_BUF (64 * 1024)
 
+/* Kernel receive buffer asked for each UDP socket, so that a burst from
+ * one flooding source is less likely to crowd others out before the rate
+ * limiter sees them (the kernel may grant less). */
+#define SK_UDP_RCVBUF (4 * 1024 * 1024)
+
 /* Replies waiting in the kernel-full fallback queue per UDP socket. */
 #define SK_UDP_MAX_PENDING 256
 
