@@ -32,6 +32,7 @@ const char *sk_strerror(int err)
 	return buf;
 }
 
+__attribute__((format(printf, 1, 0)))
 static void sk__vlog(const char *fmt, va_list ap, int err)
 {
 	char line[1024];
