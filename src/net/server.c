@@ -130,13 +130,23 @@ size_t sk_server_listeners(const struct sk_server *s)
 
 /* ---- TCP connections ---- */
 
-const struct sockaddr *sk_conn_peer(const struct sk_conn *c)
+/* Addresses are looked up on first use: send-and-close services that
+ * never ask save two system calls per connection. */
+const struct sockaddr *sk_conn_peer(struct sk_conn *c)
 {
+	int len = sizeof(c->peer);
+
+	if (c->peer.ss_family == AF_UNSPEC)
+		uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer, &len);
 	return (const struct sockaddr *)&c->peer;
 }
 
-const struct sockaddr *sk_conn_local(const struct sk_conn *c)
+const struct sockaddr *sk_conn_local(struct sk_conn *c)
 {
+	int len = sizeof(c->local);
+
+	if (c->local.ss_family == AF_UNSPEC)
+		uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&c->local, &len);
 	return (const struct sockaddr *)&c->local;
 }
 
@@ -296,7 +306,6 @@ static void sk__accept(uv_stream_t *server, int status)
 	struct sk_listener *l = server->data;
 	struct sk_server *s = l->srv;
 	struct sk_conn *c;
-	int len;
 
 	if (status < 0) {
 		sk_log_warn(status, "%s: accept", l->name);
@@ -323,19 +332,16 @@ static void sk__accept(uv_stream_t *server, int status)
 		sk__conn_close(c);
 		return;
 	}
-	len = sizeof(c->peer);
-	uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer, &len);
-	len = sizeof(c->local);
-	uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&c->local, &len);
-	uv_tcp_nodelay(&c->tcp, 1);
 	sk_line_init(&c->line);
 	c->last = uv_now(&s->loop);
-	if (uv_read_start((uv_stream_t *)&c->tcp, sk__alloc, sk__read) != 0) {
-		sk__conn_close(c);
-		return;
-	}
 	if (l->svc->tcp_accept != NULL)
 		l->svc->tcp_accept(c);
+	if (c->ending || c->closing)
+		return; /* sent and closing: no need to read */
+	/* Replies to lines go out at once, not after Nagle's delay. */
+	uv_tcp_nodelay(&c->tcp, 1);
+	if (uv_read_start((uv_stream_t *)&c->tcp, sk__alloc, sk__read) != 0)
+		sk__conn_close(c);
 }
 
 /* ---- UDP ---- */

@@ -39,8 +39,8 @@ int sk_server_run(struct sk_server *s);
 /* A connection's view, for services. */
 int sk_conn_write(struct sk_conn *c, const char *buf, size_t len);
 void sk_conn_end(struct sk_conn *c);
-const struct sockaddr *sk_conn_peer(const struct sk_conn *c);
-const struct sockaddr *sk_conn_local(const struct sk_conn *c);
+const struct sockaddr *sk_conn_peer(struct sk_conn *c);
+const struct sockaddr *sk_conn_local(struct sk_conn *c);
 const struct sk_config *sk_conn_config(const struct sk_conn *c);
 /* Per-connection line framer, for line protocols. */
 struct sk_line *sk_conn_line(struct sk_conn *c);
