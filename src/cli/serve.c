@@ -111,6 +111,14 @@ static int sk__set(struct sk_config *cfg, const char *key, const char *val,
 		cfg->banner_len = (size_t)rc;
 		return 0;
 	}
+	if (strcmp(key, "quiet") == 0) {
+		if (sk_parse_uint(val, 0, 1, &v) != 0) {
+			snprintf(err, errcap, "quiet: '%s' is not 0 or 1", val);
+			return -1;
+		}
+		sk_log_quiet((int)v);
+		return 0;
+	}
 	if (strcmp(key, "user") == 0) {
 		if (strlen(val) >= sizeof(cfg->user) || val[0] == '\0') {
 			snprintf(err, errcap, "user: bad user name '%s'", val);

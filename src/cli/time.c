@@ -93,6 +93,9 @@ int sk_cmd_time(int argc, char **argv)
 		if (rc != 0)
 			return sk_usage_error("time", "FORMAT: %s",
 					      sk_timefmt_strerror(rc));
+		if (!udp && strpbrk(fmt, "\r\n") != NULL)
+			return sk_usage_error("time", "FORMAT: a line break "
+						      "cannot be sent over TCP");
 	}
 	if (sk_target_resolve(&t, argv[optind], ports[proto],
 			      udp ? SOCK_DGRAM : SOCK_STREAM, err,

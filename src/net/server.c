@@ -392,7 +392,9 @@ static void sk__udp_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf,
 
 	if (from == NULL || n < 0)
 		return; /* nothing more to read, or a transient error */
-	if (flags & UV_UDP_PARTIAL) {
+	/* Length first, then the rate limit, then the reply. */
+	if ((flags & UV_UDP_PARTIAL) ||
+	    (l->svc->udp_max_in != 0 && (size_t)n > l->svc->udp_max_in)) {
 		l->drop_bad++;
 		return;
 	}
@@ -485,7 +487,8 @@ int sk_server_listen(struct sk_server *s, const struct sk_service *svc,
 
 /* ---- timers, signals, shutdown ---- */
 
-static void sk__summary(struct sk_server *s)
+/* Log what was dropped in the last `secs` seconds, one line a listener. */
+static void sk__summary(struct sk_server *s, unsigned secs)
 {
 	for (size_t i = 0; i < s->nlis; i++) {
 		struct sk_listener *l = s->lis[i];
@@ -496,14 +499,14 @@ static void sk__summary(struct sk_server *s)
 			sk_log_warnx("%s: dropped %lu datagrams in %us "
 				     "(%lu over the rate limit, %lu malformed "
 				     "or unsendable)",
-				     l->name, l->drop_rate + l->drop_bad,
-				     s->cfg->log_interval, l->drop_rate,
+				     l->name, l->drop_rate + l->drop_bad, secs,
+				     l->drop_rate,
 				     l->drop_bad);
 		else
 			sk_log_warnx("%s: refused %lu connections in %us "
 				     "(over the limit of %u)",
-				     l->name, l->drop_conn,
-				     s->cfg->log_interval, s->cfg->max_conn);
+				     l->name, l->drop_conn, secs,
+				     s->cfg->max_conn);
 		l->drop_rate = l->drop_bad = l->drop_conn = 0;
 	}
 }
@@ -524,7 +527,7 @@ static void sk__tick(uv_timer_t *t)
 	}
 	if (++s->ticks >= s->cfg->log_interval) {
 		s->ticks = 0;
-		sk__summary(s);
+		sk__summary(s, s->cfg->log_interval);
 	}
 }
 
@@ -546,7 +549,7 @@ static void sk__stop(uv_signal_t *sig, int signum)
 		return;
 	s->stopping = 1;
 	sk_log_info("shutting down");
-	sk__summary(s);
+	sk__summary(s, s->ticks + 1);
 	/* Bound listeners are freed after the loop ends: connections that
 	 * are still finishing point at theirs. */
 	for (size_t i = 0; i < s->nlis; i++)

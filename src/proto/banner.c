@@ -13,11 +13,13 @@ struct sk__sink {
 	int over;   /* set once something did not fit */
 };
 
+/* What does not fit is cut, so the buffer always holds s->len valid
+ * bytes, and s->len == s->cap once anything was cut. */
 static void sk__put(struct sk__sink *s, const char *p, size_t n)
 {
-	if (s->over || s->cap - s->len < n) {
+	if (s->cap - s->len < n) {
+		n = s->cap - s->len;
 		s->over = 1;
-		return;
 	}
 	memcpy(s->buf + s->len, p, n);
 	s->len += n;

@@ -46,7 +46,9 @@ int sk_banner_compile(const char *src, char *out, size_t cap);
 /*
  * Expand a compiled template of len bytes into out (cap bytes). Returns
  * the banner length, or SK_BANNER_E_LONG when it does not fit in
- * min(cap, SK_BANNER_MAX), or SK_BANNER_E_FIELD for a bad template.
+ * min(cap, SK_BANNER_MAX) bytes (out then holds exactly that many bytes
+ * of the banner, cut at the limit), or SK_BANNER_E_FIELD or
+ * SK_BANNER_E_BRACE for a bad template.
  */
 int sk_banner_expand(const char *tmpl, size_t len,
 		     const struct sk_banner_fields *f, char *out, size_t cap);

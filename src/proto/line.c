@@ -16,12 +16,20 @@ int sk_line_next(struct sk_line *lb, const char *in, size_t len, size_t *used,
 	size_t n = lf != NULL ? (size_t)(lf - in) : len;
 	const char *p;
 	size_t total;
+	int rc;
 
 	*used = lf != NULL ? n + 1 : len;
 	if (lb->skipping) {
-		if (lf != NULL)
-			lb->skipping = 0;
-		return SK_LINE_PARTIAL;
+		if (lf == NULL)
+			return SK_LINE_PARTIAL;
+		/* The skipped line ends here. Frame the rest now: PARTIAL
+		 * promises that all input was used. Recurses once at most,
+		 * as skipping is now 0. */
+		lb->skipping = 0;
+		rc = sk_line_next(lb, lf + 1, len - n - 1, used, line,
+				  linelen, crlf);
+		*used += n + 1;
+		return rc;
 	}
 	total = lb->len + n;
 	/* One extra byte may be the CR of a line of exactly the maximum. */

@@ -51,7 +51,7 @@
  * stays small while spoofed sources cannot grow it. */
 #define SK_RL_SLOTS 4096
 
-/* Seconds granted to in-flight replies after SIGTERM. */
+/* Milliseconds granted to in-flight replies after SIGTERM. */
 #define SK_SHUTDOWN_GRACE_MS 5000
 
 /* Bytes a client reads from a TCP service that sends and closes. */

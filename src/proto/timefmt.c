@@ -133,25 +133,41 @@ const char *sk_timefmt_strerror(int err)
 		return "field width over 99 in format";
 	case SK_TIMEFMT_E_OUTLONG:
 		return "reply longer than 512 bytes";
+	case SK_TIMEFMT_E_BREAK:
+		return "reply would contain a line break";
 	default:
 		return "bad format";
 	}
 }
 
-size_t sk_timefmt_reply(const char *req, size_t len, const struct tm *tm,
-			char *out, size_t cap)
+static size_t sk__error_reply(int rc, char *out, size_t cap)
 {
-	int rc = sk_timefmt_render(req, len, tm, out, cap);
-	const char *msg;
+	const char *msg = sk_timefmt_strerror(rc);
 	size_t mlen;
 
-	if (rc >= 0)
-		return (size_t)rc;
-	msg = sk_timefmt_strerror(rc);
 	mlen = strlen(msg);
 	if (cap < 7 + mlen)
 		return 0;
 	memcpy(out, "error: ", 7);
 	memcpy(out + 7, msg, mlen);
 	return 7 + mlen;
+}
+
+size_t sk_timefmt_reply(const char *req, size_t len, const struct tm *tm,
+			char *out, size_t cap)
+{
+	int rc = sk_timefmt_render(req, len, tm, out, cap);
+
+	return rc >= 0 ? (size_t)rc : sk__error_reply(rc, out, cap);
+}
+
+size_t sk_timefmt_reply_line(const char *req, size_t len, const struct tm *tm,
+			     char *out, size_t cap)
+{
+	int rc = sk_timefmt_render(req, len, tm, out, cap);
+
+	if (rc > 0 && (memchr(out, '\n', (size_t)rc) != NULL ||
+		       memchr(out, '\r', (size_t)rc) != NULL))
+		rc = SK_TIMEFMT_E_BREAK;
+	return rc >= 0 ? (size_t)rc : sk__error_reply(rc, out, cap);
 }

@@ -19,6 +19,7 @@ enum sk_timefmt_err {
 	SK_TIMEFMT_E_CONV = -4,    /* unknown or malformed % conversion */
 	SK_TIMEFMT_E_WIDTH = -5,   /* field width over SK_TIMEFMT_MAX_WIDTH */
 	SK_TIMEFMT_E_OUTLONG = -6, /* reply longer than SK_TIMEFMT_MAX_OUT */
+	SK_TIMEFMT_E_BREAK = -7,   /* line reply would hold a CR or LF */
 };
 
 /* The format used for an empty request. */
@@ -46,6 +47,13 @@ int sk_timefmt_render(const char *fmt, size_t len, const struct tm *tm,
  */
 size_t sk_timefmt_reply(const char *req, size_t len, const struct tm *tm,
 			char *out, size_t cap);
+
+/*
+ * The same for line protocols (TCP): a reply that would contain CR or LF
+ * (from %n or a literal CR) is refused, so one line in is one line out.
+ */
+size_t sk_timefmt_reply_line(const char *req, size_t len, const struct tm *tm,
+			     char *out, size_t cap);
 
 /* The text of an error, without the "error: " prefix. */
 const char *sk_timefmt_strerror(int err);

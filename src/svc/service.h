@@ -37,6 +37,10 @@ struct sk_service {
 	 * the datagram as malformed. */
 	int (*udp_reply)(const struct sk_listener *l, const char *in,
 			 size_t len, char *out, size_t cap);
+
+	/* UDP: longer datagrams are malformed and dropped before the rate
+	 * limit is charged (STYLE 11: length first). 0: any length. */
+	size_t udp_max_in;
 };
 
 /* The daemon's settings: embedded defaults, then the config file, then

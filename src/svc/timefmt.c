@@ -2,10 +2,12 @@
  * timefmt.c: the tutorial's time-format service.
  *
  * UDP: one datagram is one format; one reply. A datagram over
- * SK_TIMEFMT_MAX_IN bytes is malformed and dropped silently (it is
- * counted in the drop summary). A refused format gets "error: ...".
+ * SK_TIMEFMT_MAX_IN bytes is malformed and dropped silently by the server
+ * before the rate limit (it is counted in the drop summary). A refused
+ * format gets "error: ...".
  * TCP: each line is a format and gets one line back, ended as the
- * request was (LF or CRLF); the connection stays open.
+ * request was (LF or CRLF); the connection stays open. A reply that would
+ * hold a line break (%n) is refused.
  */
 #include "svc_timefmt.h"
 
@@ -33,12 +35,14 @@ static void sk__timefmt_read(struct sk_conn *c, const char *buf, size_t len)
 		if (rc == SK_LINE_PARTIAL)
 			continue;
 		sk_clock_now(&tm);
+		/* An over-long line is answered as soon as the limit is
+		 * passed, before its end (and so its CR) is seen. */
 		if (rc == SK_LINE_TOOLONG)
-			n = sk_timefmt_reply("", SK_TIMEFMT_MAX_IN + 1, &tm, out,
-					     SK_TIMEFMT_MAX_OUT);
+			n = sk_timefmt_reply_line("", SK_TIMEFMT_MAX_IN + 1, &tm,
+						  out, SK_TIMEFMT_MAX_OUT);
 		else
-			n = sk_timefmt_reply(line, ll, &tm, out,
-					     SK_TIMEFMT_MAX_OUT);
+			n = sk_timefmt_reply_line(line, ll, &tm, out,
+						  SK_TIMEFMT_MAX_OUT);
 		if (crlf)
 			out[n++] = '\r';
 		out[n++] = '\n';
@@ -66,4 +70,5 @@ const struct sk_service sk_timefmt = {
 	.summary = "local time in a strftime format (the tutorial's protocol)",
 	.tcp_read = sk__timefmt_read,
 	.udp_reply = sk__timefmt_udp,
+	.udp_max_in = SK_TIMEFMT_MAX_IN,
 };

@@ -27,9 +27,10 @@ static void sk__welcome_accept(struct sk_conn *c)
 	n = sk_banner_expand(cfg->banner, cfg->banner_len, &f, out,
 			     sizeof(out));
 	/* The template was checked at start-up; a banner that grew past the
-	 * limit with long fields is cut rather than not sent. */
+	 * limit with long fields is cut at the limit rather than not sent. */
 	if (n == SK_BANNER_E_LONG)
 		n = (int)sizeof(out);
+	_Static_assert(sizeof(out) == SK_BANNER_MAX, "cut banner length");
 	if (n > 0)
 		sk_conn_write(c, out, (size_t)n);
 	sk_conn_end(c);

@@ -39,6 +39,9 @@ def test_usage_errors_exit_2():
     r = sockit("time", "127.0.0.1", "%Q")
     assert r.returncode == 2
     assert r.stderr.startswith("sockit: time: FORMAT: unknown conversion in format\n")
+    r = sockit("time", "--tcp", "127.0.0.1", "a\nb")
+    assert r.returncode == 2
+    assert r.stderr.startswith("sockit: time: FORMAT: a line break cannot be sent over TCP\n")
     r = sockit("welcome")
     assert r.returncode == 2
 

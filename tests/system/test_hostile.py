@@ -39,6 +39,20 @@ def test_huge_datagram_is_dropped(srv):
     still_serves(srv)
 
 
+def test_oversize_datagram_is_dropped_before_the_rate_limit(serve):
+    s = serve("timefmt/udp=127.0.0.1:0", "--rate", "1", "--burst", "1")
+    addr = s.addr("timefmt", "udp")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+        u.settimeout(0.5)
+        for _ in range(5):
+            u.sendto(b"x" * 257, addr)
+        u.sendto(b"%%", addr)
+        assert u.recv(100) == b"%"  # the bucket's one token was still there
+        u.sendto(b"%%", addr)
+        with pytest.raises(socket.timeout):
+            u.recv(100)  # and now it is spent
+
+
 def test_garbage_datagrams(srv):
     addr = srv.addr("timefmt", "udp")
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:

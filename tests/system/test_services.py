@@ -56,6 +56,14 @@ def test_welcome_banner_fields(serve):
     assert close_to_now(t)
 
 
+def test_welcome_long_banner_is_cut_at_1024_bytes(serve):
+    s = serve("welcome=127.0.0.1:0", "--banner", "x" * 1010 + "{peer}")
+    data = tcp_read_all(s.addr("welcome", "tcp"))
+    assert len(data) == 1024
+    assert data[:1010] == b"x" * 1010
+    assert re.match(rb"^127\.0\.0\.1:\d*$", data[1010:]), data[1010:]
+
+
 # ---- timefmt over UDP ----
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -142,6 +150,17 @@ def test_timefmt_tcp_errors_keep_connection(srv):
                    b"error: format is not valid UTF-8\r\n"
                    b"error: unknown conversion in format\n" +
                    time.strftime("%Y\n").encode())
+
+
+def test_timefmt_tcp_reply_stays_one_line(srv):
+    with socket.socket() as s:
+        s.settimeout(5)
+        s.connect(srv.addr("timefmt", "tcp"))
+        s.sendall(b"a%nb\r\n\r\n")
+        line, rest = read_line(s)
+        assert line == b"error: reply would contain a line break\r\n"
+    # Over UDP there are no lines to break.
+    assert udp_ask(srv.addr("timefmt", "udp"), b"a%nb") == b"a\nb"
 
 
 def test_timefmt_tcp_half_close_gets_reply(srv):
