@@ -21,6 +21,7 @@
 #include "../net/log.h"
 #include "../net/server.h"
 #include "../net/sockaddr.h"
+#include "../proto/acl.h"
 #include "../proto/addr.h"
 #include "../proto/banner.h"
 #include "cli.h"
@@ -52,6 +53,12 @@ static void sk__defaults(struct sk_config *cfg)
 	cfg->log_interval = 10;
 	cfg->max_conn = SK_CONN_MAX_DEFAULT;
 	cfg->idle_timeout = SK_CONN_IDLE_DEFAULT;
+	/* chrony's `ratelimit` defaults. */
+	cfg->ntp.ratelimit = 1;
+	cfg->ntp.interval = 3;
+	cfg->ntp.burst = 8;
+	cfg->ntp.leak = 2;
+	cfg->ntp.stratum = 2;
 }
 
 static int sk__add_spec(struct sk__specs *sp, const char *text, char *err,
@@ -119,6 +126,36 @@ static int sk__set(struct sk_config *cfg, const char *key, const char *val,
 		sk_log_quiet((int)v);
 		return 0;
 	}
+	if (strcmp(key, "ntp-allow") == 0) {
+		struct sk_cidr c;
+
+		if (sk_cidr_parse(val, &c) != 0) {
+			snprintf(err, errcap, "ntp-allow: '%s' is not ADDR or "
+				 "ADDR/BITS", val);
+			return -1;
+		}
+		if (sk_acl_add(&cfg->ntp.allow, &c) != 0) {
+			snprintf(err, errcap, "ntp-allow: more than %d entries",
+				 SK_ACL_MAX);
+			return -1;
+		}
+		return 0;
+	}
+	if (strcmp(key, "ntp-interval") == 0) {
+		char *end;
+		long iv;
+
+		errno = 0;
+		iv = strtol(val, &end, 10);
+		if (errno != 0 || end == val || *end != '\0' || iv < -19 ||
+		    iv > 12) {
+			snprintf(err, errcap, "ntp-interval: '%s' is not a "
+				 "whole number from -19 to 12", val);
+			return -1;
+		}
+		cfg->ntp.interval = (int)iv;
+		return 0;
+	}
 	if (strcmp(key, "user") == 0) {
 		if (strlen(val) >= sizeof(cfg->user) || val[0] == '\0') {
 			snprintf(err, errcap, "user: bad user name '%s'", val);
@@ -140,6 +177,12 @@ static int sk__set(struct sk_config *cfg, const char *key, const char *val,
 		{ "log-interval", 1, 86400, NULL, &cfg->log_interval },
 		{ "max-conn", 1, 1000000, NULL, &cfg->max_conn },
 		{ "idle-timeout", 0, 86400, NULL, &cfg->idle_timeout },
+		{ "ntp-threads", 0, 64, NULL, &cfg->ntp.threads },
+		{ "ntp-ratelimit", 0, 1, NULL, (unsigned *)&cfg->ntp.ratelimit },
+		{ "ntp-burst", 1, 255, NULL, &cfg->ntp.burst },
+		{ "ntp-leak", 1, 4, NULL, &cfg->ntp.leak },
+		{ "ntp-local-stratum", 0, 15, NULL, &cfg->ntp.local_stratum },
+		{ "ntp-stratum", 1, 15, NULL, &cfg->ntp.stratum },
 	};
 	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
 		if (strcmp(key, nums[i].key) != 0)
@@ -294,6 +337,14 @@ int sk_cmd_serve(int argc, char **argv)
 		{ "log-interval", required_argument, NULL, 5 },
 		{ "max-conn", required_argument, NULL, 6 },
 		{ "idle-timeout", required_argument, NULL, 7 },
+		{ "ntp-threads", required_argument, NULL, 8 },
+		{ "ntp-ratelimit", required_argument, NULL, 9 },
+		{ "ntp-interval", required_argument, NULL, 10 },
+		{ "ntp-burst", required_argument, NULL, 11 },
+		{ "ntp-leak", required_argument, NULL, 12 },
+		{ "ntp-local-stratum", required_argument, NULL, 13 },
+		{ "ntp-stratum", required_argument, NULL, 14 },
+		{ "ntp-allow", required_argument, NULL, 15 },
 		{ "user", required_argument, NULL, 'u' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -302,7 +353,7 @@ int sk_cmd_serve(int argc, char **argv)
 	static struct sk_config cfg;
 	static struct sk__specs specs, cfg_specs;
 	static struct sk__ini ini;
-	const char *set_key[32], *set_val[32];
+	const char *set_key[64], *set_val[64];
 	size_t nset = 0;
 	const char *config = NULL;
 	struct sk_server *srv;

@@ -2,6 +2,7 @@
  * time.c: `sockit time`: ask a timefmt, daytime or RFC 868 server.
  */
 #include <errno.h>
+#include <sys/random.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,12 +10,111 @@
 #include <time.h>
 
 #include "../net/client.h"
+#include "../proto/ntp.h"
 #include "../proto/rfc868.h"
 #include "../proto/sk_limits.h"
 #include "../proto/timefmt.h"
 #include "cli.h"
 
-enum sk__proto { SK__TIMEFMT, SK__DAYTIME, SK__RFC868 };
+enum sk__proto { SK__TIMEFMT, SK__DAYTIME, SK__RFC868, SK__NTP };
+
+static const char *const sk__leap[] = { "no-leap", "add-leap", "del-leap",
+					"unsync" };
+
+/* A reference ID as people read it: ASCII at stratum 0 and 1, else an
+ * IPv4 address (or, for an IPv6 upstream, the hash that stands for it). */
+static void sk__refid(const struct sk_ntp_pkt *p, char *buf, size_t cap)
+{
+	uint32_t r = p->refid;
+
+	if (p->stratum <= 1) {
+		char s[5];
+		size_t k = 0;
+
+		for (int i = 3; i >= 0; i--) {
+			char ch = (char)(r >> (i * 8));
+
+			if (ch >= 0x20 && ch < 0x7f)
+				s[k++] = ch;
+		}
+		s[k] = '\0';
+		snprintf(buf, cap, "%s", s);
+	} else {
+		snprintf(buf, cap, "%u.%u.%u.%u", r >> 24, (r >> 16) & 255,
+			 (r >> 8) & 255, r & 255);
+	}
+}
+
+/* Check an NTP reply and print what it says. Returns an exit code. */
+static int sk__ntp_report(const char *name, const uint8_t *buf, ssize_t n,
+			  const uint8_t cookie[8], int64_t t1, int64_t t4,
+			  int json)
+{
+	struct sk_ntp_pkt p;
+	int64_t t2, t3, offset, delay, err, now;
+	char refid[32], when[64];
+	struct tm tm;
+	time_t secs;
+
+	if (n < SK_NTP_LEN || sk_ntp_decode(buf, (size_t)n, &p) != 0 ||
+	    (p.mode != SK_NTP_MODE_SERVER)) {
+		fprintf(stderr, "sockit: time: %s: not an NTP server reply\n",
+			name);
+		return SK_EXIT_FAIL;
+	}
+	if (memcmp(buf + 24, cookie, 8) != 0) {
+		fprintf(stderr, "sockit: time: %s: the reply does not echo our "
+				"transmit timestamp (bogus or stale reply)\n",
+			name);
+		return SK_EXIT_FAIL;
+	}
+	sk__refid(&p, refid, sizeof(refid));
+	if (p.stratum == 0 && p.leap == SK_NTP_LEAP_UNSYNC && refid[0] != '\0' &&
+	    strlen(refid) == 4) {
+		fprintf(stderr, "sockit: time: %s: kiss-o'-death %s%s\n", name,
+			refid, strcmp(refid, "RATE") == 0 ? " (asking too often; "
+						     "slow down)" : "");
+		return SK_EXIT_FAIL;
+	}
+	if (p.leap == SK_NTP_LEAP_UNSYNC || p.stratum == 0 || p.stratum >= 16) {
+		fprintf(stderr, "sockit: time: %s: server is not synchronised "
+				"(leap %u, stratum %u)\n",
+			name, p.leap, p.stratum);
+		return SK_EXIT_FAIL;
+	}
+	t2 = sk_ntp_ts_to_ns(p.rx, t1);
+	t3 = sk_ntp_ts_to_ns(p.tx, t1);
+	sk_ntp_offset_delay(t1, t2, t3, t4, &offset, &delay);
+	/* The error bound: half the round trip plus the server's root
+	 * distance. */
+	err = delay / 2 + (int64_t)sk_ntp_short_to_ns(p.root_delay) / 2 +
+	      (int64_t)sk_ntp_short_to_ns(p.root_disp);
+	now = t4 + offset;
+	secs = (time_t)(now / 1000000000);
+	if (json) {
+		gmtime_r(&secs, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+		printf("{\"server\": \"%s\", \"time\": \"%s.%06ldZ\", "
+		       "\"offset\": %.9f, \"delay\": %.9f, \"error\": %.9f, "
+		       "\"stratum\": %u, \"leap\": \"%s\", \"refid\": \"%s\", "
+		       "\"precision\": %d, \"root_delay\": %.6f, "
+		       "\"root_dispersion\": %.6f, \"version\": %u}\n",
+		       name, when, (long)(now % 1000000000 / 1000),
+		       (double)offset / 1e9, (double)delay / 1e9,
+		       (double)err / 1e9, p.stratum, sk__leap[p.leap], refid,
+		       p.precision, (double)sk_ntp_short_to_ns(p.root_delay) / 1e9,
+		       (double)sk_ntp_short_to_ns(p.root_disp) / 1e9, p.version);
+		return SK_EXIT_OK;
+	}
+	localtime_r(&secs, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+	printf("%s.%06ld (%+05ld) %+.6f +/- %.6f %s s%u %s refid %s delay %.6f\n",
+	       when, (long)(now % 1000000000 / 1000),
+	       tm.tm_gmtoff / 3600 * 100 + tm.tm_gmtoff % 3600 / 60,
+	       (double)offset / 1e9, (double)err / 1e9, name, p.stratum,
+	       sk__leap[p.leap], refid, (double)delay / 1e9);
+	return SK_EXIT_OK;
+}
 
 static void sk__fail(const char *name, ssize_t n, unsigned tries, int udp)
 {
@@ -35,12 +135,16 @@ int sk_cmd_time(int argc, char **argv)
 		{ "udp", no_argument, NULL, 'U' },
 		{ "daytime", no_argument, NULL, 'd' },
 		{ "rfc868", no_argument, NULL, 'r' },
+		{ "ntp", no_argument, NULL, 'N' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "tries", required_argument, NULL, 'n' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const uint16_t ports[] = { 8083, 10013, 10037 };
+	static const uint16_t ports[] = { 8083, 10013, 10037, 10123 };
+	uint8_t cookie[8];
+	int json = 0;
 	static char buf[SK_CLIENT_MAX_READ];
 	enum sk__proto proto = SK__TIMEFMT;
 	int udp = 1, c;
@@ -54,12 +158,14 @@ int sk_cmd_time(int argc, char **argv)
 	ssize_t n;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "TUdrn:t:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "TUdrNjn:t:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'T': udp = 0; break;
 		case 'U': udp = 1; break;
 		case 'd': proto = SK__DAYTIME; break;
 		case 'r': proto = SK__RFC868; break;
+		case 'N': proto = SK__NTP; break;
+		case 'j': json = 1; break;
 		case 'n':
 			if (sk_parse_uint(optarg, 1, 100, &tries) != 0)
 				return sk_usage_error("time",
@@ -97,11 +203,27 @@ int sk_cmd_time(int argc, char **argv)
 			return sk_usage_error("time", "FORMAT: a line break "
 						      "cannot be sent over TCP");
 	}
+	if (proto == SK__NTP && !udp)
+		return sk_usage_error("time", "NTP is UDP only");
+	if (json && proto != SK__NTP)
+		return sk_usage_error("time", "--json is for --ntp");
 	if (sk_target_resolve(&t, argv[optind], ports[proto],
 			      udp ? SOCK_DGRAM : SOCK_STREAM, err,
 			      sizeof(err)) != 0) {
 		fprintf(stderr, "sockit: time: %s\n", err);
 		return SK_EXIT_FAIL;
+	}
+	if (proto == SK__NTP) {
+		/* A client request whose transmit timestamp is random: it says
+		 * nothing about our clock, and the reply must echo it. */
+		memset(req, 0, SK_NTP_LEN);
+		req[0] = 0 << 6 | 4 << 3 | SK_NTP_MODE_CLIENT;
+		if (getrandom(cookie, sizeof(cookie), 0) != sizeof(cookie)) {
+			fprintf(stderr, "sockit: time: no random bytes\n");
+			return SK_EXIT_FAIL;
+		}
+		memcpy(req + 40, cookie, sizeof(cookie));
+		rlen = SK_NTP_LEN;
 	}
 	if (proto == SK__TIMEFMT) {
 		rlen = strlen(fmt);
@@ -120,6 +242,9 @@ int sk_cmd_time(int argc, char **argv)
 		return SK_EXIT_FAIL;
 	}
 
+	if (proto == SK__NTP)
+		return sk__ntp_report(t.name, (const uint8_t *)buf, n, cookie,
+				      sent, got, json);
 	if (proto == SK__RFC868) {
 		uint32_t v;
 		int64_t secs;

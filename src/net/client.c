@@ -76,6 +76,40 @@ static int sk__wait(int fd, short events, int64_t deadline)
 	}
 }
 
+/* recv() that also reports when the kernel received the datagram
+ * (SO_TIMESTAMPNS), which leaves out our own wake-up latency; falls back
+ * to the clock when the kernel gives no stamp. */
+static ssize_t sk__recv_stamped(int fd, void *buf, size_t cap, int64_t *ns)
+{
+	char control[CMSG_SPACE(sizeof(struct timespec))];
+	struct iovec iov = { buf, cap };
+	struct msghdr m;
+	struct cmsghdr *c;
+	ssize_t n;
+
+	memset(&m, 0, sizeof(m));
+	m.msg_iov = &iov;
+	m.msg_iovlen = 1;
+	m.msg_control = control;
+	m.msg_controllen = sizeof(control);
+	n = recvmsg(fd, &m, MSG_DONTWAIT);
+	if (n < 0 || ns == NULL)
+		return n;
+	*ns = 0;
+	for (c = CMSG_FIRSTHDR(&m); c != NULL; c = CMSG_NXTHDR(&m, c)) {
+		if (c->cmsg_level == SOL_SOCKET &&
+		    c->cmsg_type == SCM_TIMESTAMPNS) {
+			struct timespec ts;
+
+			memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+			*ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+		}
+	}
+	if (*ns == 0)
+		*ns = sk_realtime_ns();
+	return n;
+}
+
 ssize_t sk_udp_exchange(const struct sk_target *t, const void *req,
 			size_t len, void *resp, size_t cap, unsigned tries,
 			unsigned timeout_ms, int64_t *sent_ns, int64_t *recv_ns)
@@ -90,6 +124,8 @@ ssize_t sk_udp_exchange(const struct sk_target *t, const void *req,
 			last = -errno;
 			continue;
 		}
+		setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &(int){ 1 },
+			   sizeof(int));
 		/* connect() makes the kernel drop datagrams from anyone else
 		 * and report ICMP port-unreachable as ECONNREFUSED. */
 		if (connect(fd, sa, sk_sockaddr_len(sa)) != 0) {
@@ -112,10 +148,8 @@ ssize_t sk_udp_exchange(const struct sk_target *t, const void *req,
 				rc = sk__wait(fd, POLLIN, deadline);
 				if (rc != 0)
 					break;
-				n = recv(fd, resp, cap, MSG_DONTWAIT);
+				n = sk__recv_stamped(fd, resp, cap, recv_ns);
 				if (n >= 0) {
-					if (recv_ns != NULL)
-						*recv_ns = sk_realtime_ns();
 					close(fd);
 					return n;
 				}

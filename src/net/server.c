@@ -13,10 +13,12 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <uv.h>
 
 #include "../proto/line.h"
+#include "batch.h"
 #include "log.h"
 #include "sockaddr.h"
 
@@ -34,6 +36,9 @@ struct sk_listener {
 	unsigned long drop_bad;        /* malformed or unsendable, this interval */
 	unsigned long drop_conn;       /* connections over max_conn */
 	unsigned pending;              /* queued UDP replies */
+	struct sk_batch *batch;        /* worker threads, for udp_batch */
+	struct sk_batch_stats bstats;  /* their counters, this interval */
+	int batched;                   /* served by batch workers */
 };
 
 struct sk_conn {
@@ -418,6 +423,19 @@ static void sk__udp_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf,
 
 /* ---- listeners ---- */
 
+/* Worker loops per batched address: as configured, else one per CPU. */
+static unsigned sk__threads(const struct sk_config *cfg)
+{
+	unsigned n = cfg->ntp.threads;
+
+	if (n == 0) {
+		long c = sysconf(_SC_NPROCESSORS_ONLN);
+
+		n = c > 0 ? (unsigned)c : 1;
+	}
+	return n;
+}
+
 /* Ask for SK_UDP_RCVBUF; past net.core.rmem_max only root gets it. */
 static void sk__udp_rcvbuf(uv_udp_t *u)
 {
@@ -448,7 +466,15 @@ int sk_server_listen(struct sk_server *s, const struct sk_service *svc,
 	l->srv = s;
 	l->svc = svc;
 	l->transport = transport;
-	if (transport == SK_TCP) {
+	if (transport == SK_UDP && svc->udp_batch != NULL) {
+		rc = sk_batch_start(svc->udp_batch, s->cfg, addr,
+				    sk__threads(s->cfg), &ss, &l->batch);
+		if (rc != 0) {
+			free(l);
+			return rc;
+		}
+		l->batched = 1;
+	} else if (transport == SK_TCP) {
 		/* libuv sets SO_REUSEADDR on every TCP bind. */
 		uv_tcp_init(&s->loop, &l->u.tcp);
 		rc = uv_tcp_bind(&l->u.tcp, addr, v6 ? UV_TCP_IPV6ONLY : 0);
@@ -470,7 +496,8 @@ int sk_server_listen(struct sk_server *s, const struct sk_service *svc,
 			rc = uv_udp_recv_start(&l->u.udp, sk__alloc,
 					       sk__udp_recv);
 	}
-	l->u.h.data = l;
+	if (!l->batched)
+		l->u.h.data = l;
 	if (rc != 0) {
 		/* The handle is open even when bind failed; close it. */
 		uv_close(&l->u.h, sk__lis_free);
@@ -493,6 +520,23 @@ static void sk__summary(struct sk_server *s, unsigned secs)
 	for (size_t i = 0; i < s->nlis; i++) {
 		struct sk_listener *l = s->lis[i];
 
+		if (l->batched) {
+			struct sk_batch_stats *b = &l->bstats;
+
+			if (l->batch != NULL)
+				sk_batch_take_stats(l->batch, b);
+			if (b->bad + b->denied + b->limited + b->kod +
+				    b->unsent == 0)
+				continue;
+			sk_log_warnx("%s: in %us: %lu malformed or not "
+				     "requests, %lu denied, %lu over the rate "
+				     "limit dropped, %lu answered with KoD RATE, "
+				     "%lu unsent",
+				     l->name, secs, b->bad, b->denied,
+				     b->limited, b->kod, b->unsent);
+			memset(b, 0, sizeof(*b));
+			continue;
+		}
 		if (l->drop_rate + l->drop_bad + l->drop_conn == 0)
 			continue;
 		if (l->transport == SK_UDP)
@@ -549,11 +593,19 @@ static void sk__stop(uv_signal_t *sig, int signum)
 		return;
 	s->stopping = 1;
 	sk_log_info("shutting down");
+	/* Worker threads stop first, so their last counts are summed. */
+	for (size_t i = 0; i < s->nlis; i++) {
+		if (s->lis[i]->batch != NULL) {
+			sk_batch_stop(s->lis[i]->batch, &s->lis[i]->bstats);
+			s->lis[i]->batch = NULL;
+		}
+	}
 	sk__summary(s, s->ticks + 1);
 	/* Bound listeners are freed after the loop ends: connections that
 	 * are still finishing point at theirs. */
 	for (size_t i = 0; i < s->nlis; i++)
-		uv_close(&s->lis[i]->u.h, NULL);
+		if (!s->lis[i]->batched)
+			uv_close(&s->lis[i]->u.h, NULL);
 	uv_close((uv_handle_t *)&s->sigint, NULL);
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
 	if (s->tick_on)

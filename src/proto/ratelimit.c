@@ -9,9 +9,12 @@ int sk_bucket_take(struct sk_bucket *b, const struct sk_rate *r, uint64_t now)
 {
 	uint64_t t, tau, tat;
 
-	if (r->rate == 0)
+	if (r->interval_ns != 0)
+		t = r->interval_ns;
+	else if (r->rate == 0)
 		return 1;
-	t = SK__NS / r->rate;
+	else
+		t = SK__NS / r->rate;
 	if (t == 0)
 		t = 1;
 	tau = t * (uint64_t)(r->burst > 0 ? r->burst - 1 : 0);
@@ -67,15 +70,17 @@ static uint64_t sk__hash(const struct sk_rl *rl, const struct sk_rl_key *k)
 	return h;
 }
 
-int sk_rl_allow(struct sk_rl *rl, const struct sk_rl_key *k, uint64_t now)
+enum sk_rl_verdict sk_rl_check(struct sk_rl *rl, const struct sk_rl_key *k,
+			       uint64_t now)
 {
 	uint64_t h = sk__hash(rl, k);
 	struct sk_rl_slot *s1 = &rl->slot[h % SK_RL_SLOTS];
 	struct sk_rl_slot *s2 = &rl->slot[(h >> 32) % SK_RL_SLOTS];
 	struct sk_rl_slot *s;
 
-	if (rl->per_source.rate == 0)
-		return sk_bucket_take(&rl->all, &rl->global, now);
+	if (rl->per_source.rate == 0 && rl->per_source.interval_ns == 0)
+		return sk_bucket_take(&rl->all, &rl->global, now) ? SK_RL_OK
+								  : SK_RL_GLOBAL;
 	if (memcmp(&s1->key, k, sizeof(*k)) == 0 && s1->bucket.tat != 0)
 		s = s1;
 	else if (memcmp(&s2->key, k, sizeof(*k)) == 0 && s2->bucket.tat != 0)
@@ -87,9 +92,13 @@ int sk_rl_allow(struct sk_rl *rl, const struct sk_rl_key *k, uint64_t now)
 		s->bucket.tat = 0;
 	}
 	if (!sk_bucket_take(&s->bucket, &rl->per_source, now))
-		return 0;
-	if (!sk_bucket_take(&rl->all, &rl->global, now)) {
-		return 0;
-	}
-	return 1;
+		return SK_RL_SOURCE;
+	if (!sk_bucket_take(&rl->all, &rl->global, now))
+		return SK_RL_GLOBAL;
+	return SK_RL_OK;
+}
+
+int sk_rl_allow(struct sk_rl *rl, const struct sk_rl_key *k, uint64_t now)
+{
+	return sk_rl_check(rl, k, now) == SK_RL_OK;
 }

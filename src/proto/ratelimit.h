@@ -25,10 +25,12 @@ struct sk_bucket {
 	uint64_t tat; /* theoretical arrival time, ns */
 };
 
-/* Limits for one bucket. rate 0 means unlimited. */
+/* Limits for one bucket. rate 0 (with interval_ns 0) means unlimited. */
 struct sk_rate {
-	uint32_t rate;  /* tokens per second */
-	uint32_t burst; /* bucket size, at least 1 */
+	uint32_t rate;        /* tokens per second */
+	uint32_t burst;       /* bucket size, at least 1 */
+	uint64_t interval_ns; /* if not 0: one token per interval (for
+			       * rates under 1/s, as NTP's); rate ignored */
 };
 
 /* Take one token from b at time now (ns). Returns 1 if allowed. */
@@ -64,5 +66,15 @@ void sk_rl_key_make(struct sk_rl_key *k, const uint8_t *addr, int is_v6);
 /* Is a datagram from k at time now allowed? The global bucket is only
  * charged when the source's own bucket allows. Returns 1 if allowed. */
 int sk_rl_allow(struct sk_rl *rl, const struct sk_rl_key *k, uint64_t now);
+
+enum sk_rl_verdict {
+	SK_RL_OK = 0,     /* allowed */
+	SK_RL_SOURCE = 1, /* this source is over its limit */
+	SK_RL_GLOBAL = 2, /* the source is within its limit, the total not */
+};
+
+/* The same decision, saying which limit refused. */
+enum sk_rl_verdict sk_rl_check(struct sk_rl *rl, const struct sk_rl_key *k,
+			       uint64_t now);
 
 #endif

@@ -12,12 +12,14 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "../proto/acl.h"
 #include "../proto/addr.h"
 #include "../proto/ratelimit.h"
 #include "../proto/sk_limits.h"
 
 struct sk_conn;
 struct sk_listener;
+struct sk_batch_ops;
 
 struct sk_service {
 	const char *name;     /* as in /etc/services where one exists */
@@ -41,6 +43,23 @@ struct sk_service {
 	/* UDP: longer datagrams are malformed and dropped before the rate
 	 * limit is charged (STYLE 11: length first). 0: any length. */
 	size_t udp_max_in;
+
+	/* UDP served in batches on worker threads instead (src/net/batch.h);
+	 * udp_reply is then unused. */
+	const struct sk_batch_ops *udp_batch;
+};
+
+/* NTP settings (chrony's names where chrony has the setting). */
+struct sk_ntp_config {
+	unsigned threads;       /* worker loops per address; 0: one per CPU */
+	int ratelimit;          /* 1: limit each client's rate */
+	int interval;           /* log2 s between replies to one client */
+	unsigned burst;         /* replies a client may get back to back */
+	unsigned leak;          /* 1 in 2^leak refused requests gets KoD RATE */
+	unsigned local_stratum; /* when the kernel clock is unsynchronised,
+				 * serve as this stratum; 0: say unsynced */
+	unsigned stratum;       /* stratum when the kernel says synchronised */
+	struct sk_acl allow;    /* who may ask; empty: everyone */
 };
 
 /* The daemon's settings: embedded defaults, then the config file, then
@@ -54,6 +73,7 @@ struct sk_config {
 	unsigned max_conn;          /* concurrent TCP connections */
 	unsigned idle_timeout;      /* seconds before an idle TCP peer goes */
 	char user[64];              /* drop privileges to this user, or "" */
+	struct sk_ntp_config ntp;   /* the ntp service */
 };
 
 /* Every service, in help order, NULL-terminated. */

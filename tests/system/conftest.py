@@ -23,7 +23,7 @@ LISTEN_RE = re.compile(r"^sockit: (\w+)/(tcp|udp) (\S+): listening$")
 BAD_LOG = re.compile(r"AddressSanitizer|LeakSanitizer|runtime error:|handles left open")
 
 # Every service on both loopbacks, ports picked by the kernel.
-ALL = ["welcome=:0", "timefmt=:0", "daytime=:0", "time=:0"]
+ALL = ["welcome=:0", "timefmt=:0", "daytime=:0", "time=:0", "ntp=:0"]
 
 
 def split_hostport(s):

@@ -1,0 +1,88 @@
+/*
+ * batch.h: UDP served in batches on worker threads, for hot services (NTP).
+ *
+ * Each worker thread runs its own libuv loop and owns one socket bound
+ * with SO_REUSEPORT to the listener's address, so the kernel spreads
+ * clients over the workers. A worker polls its socket (uv_poll) and reads
+ * with recvmmsg(), which also brings each datagram's kernel receive time
+ * (SO_TIMESTAMPNS); it answers with one sendmmsg(). libuv's own UDP
+ * receive path is not used: it gives no timestamps, and libuv 1.44's
+ * recvmmsg mode hangs with buffers under 64 KiB.
+ */
+#ifndef SK_BATCH_H
+#define SK_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct sk_config;
+
+/* Datagrams read per recvmmsg() and answered per sendmmsg(). */
+#define SK_BATCH_MSGS 64
+/* recvmmsg() rounds per wake-up; bounds one socket's turn. */
+#define SK_BATCH_ROUNDS 4
+/* Bytes kept of one datagram; longer ones arrive marked truncated. */
+#define SK_BATCH_IN 1024
+/* Bytes of one reply. */
+#define SK_BATCH_OUT 64
+
+/* One datagram of a batch and its reply. */
+struct sk_dgram {
+	struct sockaddr_storage peer; /* the sender */
+	socklen_t peerlen;            /* its size */
+	const uint8_t *in;            /* the request */
+	size_t len;                   /* its length */
+	int truncated;                /* longer than SK_BATCH_IN */
+	int64_t rx_ns;                /* kernel receive time, Unix ns */
+	uint8_t out[SK_BATCH_OUT];    /* the reply */
+	size_t outlen;                /* its length; 0: no reply */
+};
+
+/* Counters a worker adds to; the main loop reads them for summaries. */
+struct sk_batch_stats {
+	unsigned long bad;     /* malformed or not for us */
+	unsigned long denied;  /* refused by access control */
+	unsigned long limited; /* over the rate limit, dropped */
+	unsigned long kod;     /* over the rate limit, answered with KoD */
+	unsigned long unsent;  /* replies the kernel would not take */
+};
+
+_Static_assert(sizeof(struct sk_batch_stats) == 5 * sizeof(unsigned long),
+	       "counters are summed as an array");
+
+struct sk_batch_ops {
+	/* Make one worker's private state. NULL on failure. */
+	void *(*worker_new)(const struct sk_config *cfg);
+	void (*worker_free)(void *w);
+	/* Called once a second on each worker (and at start). */
+	void (*worker_tick)(void *w);
+	/* Decide on a batch: fill out/outlen of the datagrams to answer and
+	 * count the rest in st (the worker's own counters). */
+	void (*handle)(void *w, struct sk_dgram *d, size_t n,
+		       struct sk_batch_stats *st);
+	/* Stamp the replies with the transmit time, as late as possible:
+	 * called right before sendmmsg(). */
+	void (*stamp)(void *w, struct sk_dgram *d, size_t n, int64_t now_ns);
+};
+
+struct sk_batch;
+
+/*
+ * Bind `threads` sockets to addr with SO_REUSEPORT and start a worker on
+ * each. When addr's port is 0, the first bind picks it and the others
+ * follow. *bound gets the address bound. Returns 0 and sets *out, or a
+ * negative errno (nothing is left running).
+ */
+int sk_batch_start(const struct sk_batch_ops *ops, const struct sk_config *cfg,
+		   const struct sockaddr *addr, unsigned threads,
+		   struct sockaddr_storage *bound, struct sk_batch **out);
+
+/* Sum the workers' counters and reset them. */
+void sk_batch_take_stats(struct sk_batch *b, struct sk_batch_stats *sum);
+
+/* Stop every worker, join the threads, add their last counts to *sum
+ * and free b. */
+void sk_batch_stop(struct sk_batch *b, struct sk_batch_stats *sum);
+
+#endif

@@ -1,0 +1,230 @@
+/*
+ * ntp.c: an NTP server (RFC 5905, server mode only) on batched workers.
+ *
+ * Each request goes through chrony's order: length (and a well-formed
+ * trailer), version and mode, access control, rate limit, reply. Control
+ * (6) and private (7) modes are never answered. Replies are 48 bytes, so
+ * never longer than a request.
+ *
+ * What the header says about our clock, refreshed once a second:
+ *  - the kernel clock is synchronised (ntp_adjtime(): no STA_UNSYNC,
+ *    maxerror under 16 s): leap from the kernel's state, the configured
+ *    stratum (default 2), root dispersion = the kernel's maxerror, root
+ *    delay 0, reference ID "KERN";
+ *  - else, with a local stratum configured: leap 0, that stratum, root
+ *    delay and dispersion 0, reference ID 127.127.1.1 (as chrony's
+ *    `local`);
+ *  - else: leap 3 (unsynchronised), stratum 0, reference ID 0.
+ */
+#include "svc_ntp.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/timex.h>
+#include <time.h>
+
+#include <netinet/in.h>
+#include <uv.h>
+
+#include "../net/batch.h"
+#include "../proto/acl.h"
+#include "../proto/ntp.h"
+#include "../proto/ratelimit.h"
+
+/* Worst error we still call synchronised; NTP's MAXDISP. */
+#define SK__MAXERR_US 16000000L
+
+struct sk__ntp {
+	const struct sk_config *cfg; /* settings */
+	struct sk_ntp_clock clk;     /* what replies say; refreshed 1/s */
+	struct sk_rl rl;             /* per-client limiter, this worker's */
+	uint64_t rng;                /* xorshift64 state for the leak */
+};
+
+/* log2 of the time it takes to read the clock, as NTP's precision. */
+static int sk__precision(void)
+{
+	struct timespec a, b;
+	int64_t best = 1000000000;
+
+	for (int i = 0; i < 64; i++) {
+		clock_gettime(CLOCK_REALTIME, &a);
+		clock_gettime(CLOCK_REALTIME, &b);
+		int64_t d = (b.tv_sec - a.tv_sec) * 1000000000 +
+			    (b.tv_nsec - a.tv_nsec);
+		if (d > 0 && d < best)
+			best = d;
+	}
+	return (int)ceil(log2((double)best / 1e9));
+}
+
+static void *sk__ntp_new(const struct sk_config *cfg)
+{
+	struct sk__ntp *n = calloc(1, sizeof(*n));
+	struct sk_rate per = { 0, 1, 0 }, all = { 0, 1, 0 };
+	uint64_t seed[2];
+
+	if (n == NULL)
+		return NULL;
+	n->cfg = cfg;
+	if (cfg->ntp.ratelimit) {
+		/* chrony's interval is log2 seconds: -19 .. 12. */
+		double iv = ldexp(1.0, cfg->ntp.interval);
+
+		per.interval_ns = (uint64_t)(iv * 1e9);
+		per.burst = cfg->ntp.burst;
+	}
+	if (uv_random(NULL, NULL, seed, sizeof(seed), 0, NULL) != 0) {
+		seed[0] = uv_hrtime();
+		seed[1] = (uint64_t)(uintptr_t)n;
+	}
+	sk_rl_init(&n->rl, &per, &all, seed);
+	n->rng = seed[0] ^ seed[1] ^ 0x9e3779b97f4a7c15ull;
+	if (n->rng == 0)
+		n->rng = 1;
+	n->clk.precision = sk__precision();
+	return n;
+}
+
+static void sk__ntp_free(void *w)
+{
+	free(w);
+}
+
+static void sk__ntp_tick(void *w)
+{
+	struct sk__ntp *n = w;
+	struct sk_ntp_clock *c = &n->clk;
+	struct timespec now;
+	struct timex tx;
+	int state;
+
+	memset(&tx, 0, sizeof(tx));
+	state = ntp_adjtime(&tx);
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (state != TIME_ERROR && !(tx.status & STA_UNSYNC) &&
+	    tx.maxerror < SK__MAXERR_US) {
+		c->leap = state == TIME_INS   ? SK_NTP_LEAP_INSERT
+			  : state == TIME_DEL ? SK_NTP_LEAP_DELETE
+					      : SK_NTP_LEAP_NONE;
+		c->stratum = n->cfg->ntp.stratum;
+		c->refid = sk_ntp_refid_ascii("KERN");
+		c->root_delay = 0;
+		c->root_disp = sk_ntp_short_from_ns((uint64_t)tx.maxerror * 1000);
+	} else if (n->cfg->ntp.local_stratum != 0) {
+		c->leap = SK_NTP_LEAP_NONE;
+		c->stratum = n->cfg->ntp.local_stratum;
+		c->refid = 0x7f7f0101; /* 127.127.1.1 */
+		c->root_delay = 0;
+		c->root_disp = 0;
+	} else {
+		c->leap = SK_NTP_LEAP_UNSYNC;
+		c->stratum = 0;
+		c->refid = 0;
+		c->root_delay = 0;
+		c->root_disp = 0;
+		memset(&c->ref, 0, sizeof(c->ref));
+		return;
+	}
+	/* The clock is being kept: say it was set this second. */
+	c->ref = sk_ntp_ts_from_ns((int64_t)now.tv_sec * 1000000000);
+}
+
+static uint64_t sk__rand(struct sk__ntp *n)
+{
+	uint64_t x = n->rng;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return n->rng = x;
+}
+
+/* The source address as bytes, for access control and rate limiting. */
+static const uint8_t *sk__addr(const struct sk_dgram *d, int *v6)
+{
+	if (d->peer.ss_family == AF_INET6) {
+		*v6 = 1;
+		return ((const struct sockaddr_in6 *)&d->peer)->sin6_addr.s6_addr;
+	}
+	*v6 = 0;
+	return (const uint8_t *)&((const struct sockaddr_in *)&d->peer)->sin_addr;
+}
+
+static void sk__ntp_handle(void *w, struct sk_dgram *d, size_t n,
+			   struct sk_batch_stats *st)
+{
+	struct sk__ntp *s = w;
+	const struct sk_ntp_config *nc = &s->cfg->ntp;
+
+	for (size_t i = 0; i < n; i++) {
+		struct sk_ntp_pkt req;
+		struct sk_rl_key key;
+		const uint8_t *a;
+		int mode, v6;
+
+		/* 1. length and trailer, 2. version and mode */
+		if (d[i].truncated || sk_ntp_decode(d[i].in, d[i].len, &req) ||
+		    (mode = sk_ntp_check_request(&req)) < 0) {
+			st->bad++;
+			continue;
+		}
+		/* 3. access */
+		a = sk__addr(&d[i], &v6);
+		if (!sk_acl_allows(&nc->allow, a, v6)) {
+			st->denied++;
+			continue;
+		}
+		/* 4. rate */
+		sk_rl_key_make(&key, a, v6);
+		switch (sk_rl_check(&s->rl, &key, (uint64_t)d[i].rx_ns)) {
+		case SK_RL_OK:
+			break;
+		case SK_RL_SOURCE:
+			/* 1 in 2^leak gets told to slow down. */
+			if ((sk__rand(s) & ((1u << nc->leak) - 1)) == 0) {
+				d[i].outlen = sk_ntp_kod(&req, mode, "RATE",
+							 d[i].out);
+				st->kod++;
+			} else {
+				st->limited++;
+			}
+			continue;
+		default:
+			st->limited++;
+			continue;
+		}
+		/* 5. reply */
+		d[i].outlen = sk_ntp_reply(&req, mode, &s->clk,
+					   sk_ntp_ts_from_ns(d[i].rx_ns),
+					   d[i].out);
+	}
+}
+
+static void sk__ntp_stamp(void *w, struct sk_dgram *d, size_t n,
+			  int64_t now_ns)
+{
+	struct sk_ntp_ts tx = sk_ntp_ts_from_ns(now_ns);
+
+	(void)w;
+	for (size_t i = 0; i < n; i++)
+		if (d[i].outlen == SK_NTP_LEN)
+			sk_ntp_stamp_tx(d[i].out, tx);
+}
+
+static const struct sk_batch_ops sk__ntp_ops = {
+	.worker_new = sk__ntp_new,
+	.worker_free = sk__ntp_free,
+	.worker_tick = sk__ntp_tick,
+	.handle = sk__ntp_handle,
+	.stamp = sk__ntp_stamp,
+};
+
+const struct sk_service sk_ntp = {
+	.name = "ntp",
+	.transports = SK_UDP,
+	.port = 10123,
+	.summary = "NTP server (RFC 5905), batched on one loop per CPU",
+	.udp_batch = &sk__ntp_ops,
+};

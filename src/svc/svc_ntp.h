@@ -1,0 +1,9 @@
+/* svc_ntp.h: the ntp service. */
+#ifndef SK_SVC_NTP_H
+#define SK_SVC_NTP_H
+
+#include "service.h"
+
+extern const struct sk_service sk_ntp;
+
+#endif
