@@ -21,9 +21,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/random.h>
+
 #include "../net/client.h"
 #include "../net/sockaddr.h"
+#include "../proto/ntp.h"
 #include "cli.h"
+
+#define SK__MAX_SOURCES 64      /* ntp: client sockets */
+#define SK__MAX_SAMPLES 4000000 /* ntp: server times kept */
+#define SK__SEQ_RING 65536      /* ntp: outstanding cookies per source */
 
 #define SK__BATCH 64        /* datagrams per sendmmsg()/recvmmsg() */
 #define SK__MAX_WINDOW 4096 /* requests in flight */
@@ -88,6 +97,188 @@ static long sk__bench_udp(const struct sockaddr *sa, unsigned window,
 	}
 	*last = sk__now();
 	close(fd);
+	return (long)got;
+}
+
+/* One NTP load source: its own socket (and, on 127/8, its own address). */
+struct sk__src {
+	int fd;                       /* connected to the server */
+	uint64_t next;                /* next sequence number */
+	unsigned inflight;            /* requests not yet answered */
+	uint8_t sent[SK__SEQ_RING / 8]; /* cookies still expected */
+};
+
+static int sk__cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * NTP: `sources` sockets each keep up to `window` client requests in
+ * flight. A request's transmit timestamp is a cookie (a sequence number
+ * xor a secret); a reply counts only when its origin timestamp echoes a
+ * cookie still outstanding. The server's processing time is read from
+ * each counted reply as transmit minus receive timestamp.
+ */
+static long sk__bench_ntp(const struct sockaddr *sa, unsigned sources,
+			  unsigned window, unsigned long count, double end,
+			  double *last, unsigned long *bogus, int64_t *med,
+			  int64_t *p99)
+{
+	static struct sk__src src[SK__MAX_SOURCES];
+	static uint8_t req[SK__BATCH][SK_NTP_LEN], rbuf[SK__BATCH][64];
+	static int64_t *samples;
+	struct mmsghdr out[SK__BATCH], in[SK__BATCH];
+	struct iovec oiov[SK__BATCH], iiov[SK__BATCH];
+	uint64_t secret = 0;
+	unsigned long got = 0, ns = 0;
+	double quiet_since;
+	struct pollfd p[SK__MAX_SOURCES];
+
+	samples = calloc(SK__MAX_SAMPLES, sizeof(*samples));
+	if (samples == NULL || getrandom(&secret, sizeof(secret), 0) < 0)
+		return -ENOMEM;
+	for (unsigned s = 0; s < sources; s++) {
+		struct sockaddr_storage me;
+
+		memset(&src[s], 0, sizeof(src[s]));
+		src[s].fd = socket(sa->sa_family,
+				   SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (src[s].fd < 0)
+			return -errno;
+		setsockopt(src[s].fd, SOL_SOCKET, SO_RCVBUF, &(int){ 1 << 20 },
+			   sizeof(int));
+		/* On IPv4 loopback each source gets its own address. */
+		memset(&me, 0, sizeof(me));
+		if (sa->sa_family == AF_INET &&
+		    (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >>
+		     24) == 127) {
+			struct sockaddr_in *m4 = (struct sockaddr_in *)&me;
+
+			m4->sin_family = AF_INET;
+			m4->sin_addr.s_addr = htonl(0x7f000101u + s);
+			if (bind(src[s].fd, (struct sockaddr *)m4, sizeof(*m4)))
+				return -errno;
+		}
+		if (connect(src[s].fd, sa, sk_sockaddr_len(sa)) != 0)
+			return -errno;
+		p[s].fd = src[s].fd;
+		p[s].events = POLLIN;
+	}
+	memset(out, 0, sizeof(out));
+	memset(in, 0, sizeof(in));
+	for (int i = 0; i < SK__BATCH; i++) {
+		req[i][0] = 0 << 6 | 4 << 3 | SK_NTP_MODE_CLIENT;
+		oiov[i].iov_base = req[i];
+		oiov[i].iov_len = SK_NTP_LEN;
+		out[i].msg_hdr.msg_iov = &oiov[i];
+		out[i].msg_hdr.msg_iovlen = 1;
+		iiov[i].iov_base = rbuf[i];
+		iiov[i].iov_len = sizeof(rbuf[i]);
+		in[i].msg_hdr.msg_iov = &iiov[i];
+		in[i].msg_hdr.msg_iovlen = 1;
+	}
+	quiet_since = sk__now();
+	while (got < count) {
+		double t = sk__now();
+
+		if (t >= end)
+			break;
+		if (t - quiet_since > SK__LOST_MS / 1000.0) {
+			/* Presumed lost: forget them and send afresh. */
+			for (unsigned s = 0; s < sources; s++) {
+				src[s].inflight = 0;
+				memset(src[s].sent, 0, sizeof(src[s].sent));
+			}
+			quiet_since = t;
+		}
+		for (unsigned s = 0; s < sources; s++) {
+			struct sk__src *c = &src[s];
+			unsigned b = window - c->inflight;
+			int n;
+
+			if (c->inflight >= window)
+				continue;
+			if (b > SK__BATCH)
+				b = SK__BATCH;
+			for (unsigned i = 0; i < b; i++) {
+				uint64_t seq = c->next + i;
+				uint64_t ck = seq ^ secret;
+
+				for (int k = 0; k < 8; k++)
+					req[i][40 + k] = (uint8_t)(ck >> (56 - 8 * k));
+			}
+			n = sendmmsg(c->fd, out, b, 0);
+			for (int i = 0; i < n; i++) {
+				uint64_t seq = c->next + (uint64_t)i;
+
+				c->sent[(seq % SK__SEQ_RING) / 8] |=
+					(uint8_t)(1u << (seq % 8));
+			}
+			if (n > 0) {
+				c->next += (uint64_t)n;
+				c->inflight += (unsigned)n;
+			}
+		}
+		if (poll(p, sources, 10) <= 0)
+			continue;
+		for (unsigned s = 0; s < sources; s++) {
+			struct sk__src *c = &src[s];
+			int n;
+
+			if (!(p[s].revents & POLLIN))
+				continue;
+			while ((n = recvmmsg(c->fd, in, SK__BATCH, MSG_DONTWAIT,
+					     NULL)) > 0) {
+				quiet_since = sk__now();
+				for (int i = 0; i < n; i++) {
+					const uint8_t *r = rbuf[i];
+					uint64_t ck = 0, seq, rx, tx;
+					uint8_t bit;
+
+					if (in[i].msg_len < SK_NTP_LEN) {
+						(*bogus)++;
+						continue;
+					}
+					for (int k = 0; k < 8; k++)
+						ck = ck << 8 | r[24 + k];
+					seq = ck ^ secret;
+					bit = (uint8_t)(1u << (seq % 8));
+					if (seq >= c->next ||
+					    c->next - seq > SK__SEQ_RING ||
+					    !(c->sent[(seq % SK__SEQ_RING) / 8] & bit)) {
+						(*bogus)++;
+						continue;
+					}
+					c->sent[(seq % SK__SEQ_RING) / 8] &=
+						(uint8_t)~bit;
+					if (c->inflight > 0)
+						c->inflight--;
+					got++;
+					rx = tx = 0;
+					for (int k = 0; k < 8; k++) {
+						rx = rx << 8 | r[32 + k];
+						tx = tx << 8 | r[40 + k];
+					}
+					if (ns < SK__MAX_SAMPLES)
+						samples[ns++] = (int64_t)(
+							((__int128)(int64_t)(tx - rx) *
+							 1000000000) >> 32);
+				}
+			}
+		}
+	}
+	*last = sk__now();
+	for (unsigned s = 0; s < sources; s++)
+		close(src[s].fd);
+	if (ns > 0) {
+		qsort(samples, ns, sizeof(*samples), sk__cmp_i64);
+		*med = samples[ns / 2];
+		*p99 = samples[ns * 99 / 100];
+	}
+	free(samples);
 	return (long)got;
 }
 
@@ -156,19 +347,21 @@ int sk_cmd_bench(int argc, char **argv)
 		{ "duration", required_argument, NULL, 'd' },
 		{ "count", required_argument, NULL, 'n' },
 		{ "window", required_argument, NULL, 'w' },
+		{ "sources", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	unsigned long count = 10000000, window = 0;
+	unsigned long count = 10000000, window = 0, sources = 8, bogus = 0;
+	int64_t med = 0, p99 = 0;
 	unsigned duration_ms = 3000;
 	struct sk_target t;
 	double start, last = 0;
 	char err[512];
 	long got;
-	int c, udp;
+	int c, udp, ntp = 0;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "d:n:w:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:n:w:s:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			if (sk_parse_seconds(optarg, &duration_ms) != 0 ||
@@ -188,6 +381,12 @@ int sk_cmd_bench(int argc, char **argv)
 						      "not 1 to %d", optarg,
 						      SK__MAX_WINDOW);
 			break;
+		case 's':
+			if (sk_parse_uint(optarg, 1, SK__MAX_SOURCES, &sources))
+				return sk_usage_error("bench", "--sources: '%s' "
+						      "is not 1 to %d", optarg,
+						      SK__MAX_SOURCES);
+			break;
 		case 'h':
 			return sk_help("bench");
 		default:
@@ -200,11 +399,13 @@ int sk_cmd_bench(int argc, char **argv)
 		udp = 1;
 	else if (strcmp(argv[optind], "tcp") == 0)
 		udp = 0;
+	else if (strcmp(argv[optind], "ntp") == 0)
+		udp = ntp = 1;
 	else
-		return sk_usage_error("bench", "unknown KIND '%s' (know udp, tcp)",
-				      argv[optind]);
+		return sk_usage_error("bench", "unknown KIND '%s' (know udp, tcp, "
+				      "ntp)", argv[optind]);
 	if (window == 0)
-		window = udp ? 256 : 32;
+		window = ntp ? 64 : udp ? 256 : 32;
 	if (sk_target_resolve(&t, argv[optind + 1], 0,
 			      udp ? SOCK_DGRAM : SOCK_STREAM, err,
 			      sizeof(err)) != 0) {
@@ -212,7 +413,12 @@ int sk_cmd_bench(int argc, char **argv)
 		return SK_EXIT_FAIL;
 	}
 	start = sk__now();
-	if (udp)
+	if (ntp)
+		got = sk__bench_ntp((struct sockaddr *)&t.addr[0],
+				    (unsigned)sources, (unsigned)window, count,
+				    start + duration_ms / 1000.0, &last, &bogus,
+				    &med, &p99);
+	else if (udp)
 		got = sk__bench_udp((struct sockaddr *)&t.addr[0],
 				    (unsigned)window, count,
 				    start + duration_ms / 1000.0, &last);
@@ -229,7 +435,11 @@ int sk_cmd_bench(int argc, char **argv)
 		fprintf(stderr, "sockit: bench: no reply from %s\n", t.name);
 		return SK_EXIT_FAIL;
 	}
-	printf("%s %s: %ld replies in %.2f s = %.0f per second\n", argv[optind],
+	printf("%s %s: %ld replies in %.2f s = %.0f per second", argv[optind],
 	       t.name, got, last - start, (double)got / (last - start));
+	if (ntp)
+		printf("; server time median %lld ns, p99 %lld ns; %lu bogus",
+		       (long long)med, (long long)p99, bogus);
+	printf("\n");
 	return SK_EXIT_OK;
 }

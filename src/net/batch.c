@@ -206,6 +206,14 @@ static int sk__socket(const struct sockaddr *addr)
 	    (addr->sa_family == AF_INET6 &&
 	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) != 0))
 		goto error;
+	/* Replies are small: send them with DF set and ignore path MTU, which
+	 * also spares the kernel an IP ID hash per datagram. */
+	if (addr->sa_family == AF_INET)
+		setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER,
+			   &(int){ IP_PMTUDISC_PROBE }, sizeof(int));
+	else
+		setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER,
+			   &(int){ IPV6_PMTUDISC_PROBE }, sizeof(int));
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)))
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 	if (bind(fd, addr, sk_sockaddr_len(addr)) != 0)
