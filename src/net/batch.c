@@ -38,6 +38,7 @@ struct sk__worker {
 
 struct sk_batch {
 	const struct sk_batch_ops *ops; /* the service */
+	unsigned spin_us;               /* busy-poll time, 0: none */
 	const struct sk_config *cfg;    /* settings */
 	unsigned n;                     /* workers */
 	struct sk__worker *w[];         /* them */
@@ -152,6 +153,8 @@ static void sk__readable(uv_poll_t *p, int status, int events)
 {
 	struct sk__worker *w = p->data;
 
+	uint64_t spin_ns = (uint64_t)w->b->spin_us * 1000, idle_since, start;
+
 	(void)events;
 	if (status < 0)
 		return;
@@ -164,6 +167,28 @@ static void sk__readable(uv_poll_t *p, int status, int events)
 		sk__send(w, n);
 		if (n < SK_BATCH_MSGS)
 			break;
+	}
+	if (spin_ns == 0)
+		return;
+	/*
+	 * Busy polling: keep reading for spin_us after the last datagram
+	 * instead of going back to sleep, which saves the wake-up (about
+	 * 10 us here) at the price of a busy CPU. The whole turn is bounded
+	 * by SK_BATCH_SPIN_MAX_NS so the loop's timers still run.
+	 */
+	start = idle_since = uv_hrtime();
+	for (;;) {
+		uint64_t now = uv_hrtime();
+		int n;
+
+		if (now - idle_since > spin_ns || now - start > SK_BATCH_SPIN_MAX_NS)
+			break;
+		n = sk__recv(w);
+		if (n == 0)
+			continue;
+		w->b->ops->handle(w->state, w->d, (size_t)n, &w->st);
+		sk__send(w, n);
+		idle_since = uv_hrtime();
 	}
 }
 
@@ -271,7 +296,7 @@ static void sk__worker_free(struct sk__worker *w, const struct sk_batch_ops *ops
 }
 
 int sk_batch_start(const struct sk_batch_ops *ops, const struct sk_config *cfg,
-		   const struct sockaddr *addr, unsigned threads,
+		   const struct sockaddr *addr, unsigned threads, unsigned spin_us,
 		   struct sockaddr_storage *bound, struct sk_batch **out)
 {
 	struct sk_batch *b;
@@ -287,6 +312,7 @@ int sk_batch_start(const struct sk_batch_ops *ops, const struct sk_config *cfg,
 		return -ENOMEM;
 	b->ops = ops;
 	b->cfg = cfg;
+	b->spin_us = spin_us;
 	memcpy(&at, addr, sk_sockaddr_len(addr));
 	for (i = 0; i < threads; i++) {
 		struct sk__worker *w = calloc(1, sizeof(*w));

@@ -22,6 +22,8 @@ struct sk_config;
 #define SK_BATCH_MSGS 64
 /* recvmmsg() rounds per wake-up; bounds one socket's turn. */
 #define SK_BATCH_ROUNDS 4
+/* Longest busy-poll turn before the loop runs its timers again. */
+#define SK_BATCH_SPIN_MAX_NS 10000000ull
 /* Bytes kept of one datagram; longer ones arrive marked truncated. */
 #define SK_BATCH_IN 1024
 /* Bytes of one reply. */
@@ -71,11 +73,12 @@ struct sk_batch;
 /*
  * Bind `threads` sockets to addr with SO_REUSEPORT and start a worker on
  * each. When addr's port is 0, the first bind picks it and the others
- * follow. *bound gets the address bound. Returns 0 and sets *out, or a
- * negative errno (nothing is left running).
+ * follow. With spin_us, a worker busy-polls that long after each
+ * datagram before sleeping again. *bound gets the address bound. Returns
+ * 0 and sets *out, or a negative errno (nothing is left running).
  */
 int sk_batch_start(const struct sk_batch_ops *ops, const struct sk_config *cfg,
-		   const struct sockaddr *addr, unsigned threads,
+		   const struct sockaddr *addr, unsigned threads, unsigned spin_us,
 		   struct sockaddr_storage *bound, struct sk_batch **out);
 
 /* Sum the workers' counters and reset them. */

@@ -468,7 +468,8 @@ int sk_server_listen(struct sk_server *s, const struct sk_service *svc,
 	l->transport = transport;
 	if (transport == SK_UDP && svc->udp_batch != NULL) {
 		rc = sk_batch_start(svc->udp_batch, s->cfg, addr,
-				    sk__threads(s->cfg), &ss, &l->batch);
+				    sk__threads(s->cfg), s->cfg->ntp.busy_poll,
+				    &ss, &l->batch);
 		if (rc != 0) {
 			free(l);
 			return rc;

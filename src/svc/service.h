@@ -52,6 +52,7 @@ struct sk_service {
 /* NTP settings (chrony's names where chrony has the setting). */
 struct sk_ntp_config {
 	unsigned threads;       /* worker loops per address; 0: one per CPU */
+	unsigned busy_poll;     /* us a worker keeps polling; 0: sleep */
 	int ratelimit;          /* 1: limit each client's rate */
 	int interval;           /* log2 s between replies to one client */
 	unsigned burst;         /* replies a client may get back to back */
