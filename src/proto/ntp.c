@@ -36,8 +36,9 @@ static void sk__put_ts(uint8_t *p, struct sk_ntp_ts t)
  * After the header: extension fields (RFC 7822), each at least 16 bytes, a
  * multiple of 4, with its length in bytes 2-3, then an optional key ID and
  * MAC. Anything of 24 bytes or less that is left is a MAC: 4 (a bare key
- * ID, the crypto-NAK), 20 (MD5) or 24 (SHA-1). Before NTPv4 there are no
- * extension fields; NTPv3's DES MAC is 12 bytes.
+ * ID, the crypto-NAK), 20 (MD5) or 24 (SHA-1); that is why RFC 7822 7.5
+ * wants a last field without a MAC to be 28 bytes or more. Before NTPv4
+ * there are no extension fields; NTPv3's DES MAC is 12 bytes.
  */
 static int sk__trailer(const uint8_t *p, size_t len, unsigned version,
 		       struct sk_ntp_pkt *pkt)
