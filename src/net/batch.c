@@ -133,10 +133,15 @@ static void sk__send(struct sk__worker *w, int n)
 		m[i].msg_hdr.msg_iov = &iov[i];
 		m[i].msg_hdr.msg_iovlen = 1;
 	}
-	w->b->ops->stamp(w->state, w->d, (size_t)n, sk__now_ns());
+	/* Replies go out SK_BATCH_TX at a time, each group stamped just
+	 * before its sendmmsg(): a reply leaves at most a group's worth of
+	 * kernel send time after the time it carries. */
 	while (sent < k) {
-		int rc = sendmmsg(w->fd, m + sent, (unsigned)(k - sent), 0);
+		int chunk = k - sent < SK_BATCH_TX ? k - sent : SK_BATCH_TX;
+		int rc;
 
+		w->b->ops->stamp(w->state, r + sent, (size_t)chunk, sk__now_ns());
+		rc = sendmmsg(w->fd, m + sent, (unsigned)chunk, 0);
 		if (rc > 0) {
 			sent += rc;
 			continue;

@@ -20,6 +20,9 @@ struct sk_config;
 
 /* Datagrams read per recvmmsg() and answered per sendmmsg(). */
 #define SK_BATCH_MSGS 64
+/* Replies per sendmmsg(), each group stamped right before it is sent;
+ * bounds how stale a transmit timestamp can be when it leaves. */
+#define SK_BATCH_TX 8
 /* recvmmsg() rounds per wake-up; bounds one socket's turn. */
 #define SK_BATCH_ROUNDS 4
 /* Longest busy-poll turn before the loop runs its timers again. */
@@ -63,9 +66,10 @@ struct sk_batch_ops {
 	 * count the rest in st (the worker's own counters). */
 	void (*handle)(void *w, struct sk_dgram *d, size_t n,
 		       struct sk_batch_stats *st);
-	/* Stamp the replies with the transmit time, as late as possible:
-	 * called right before sendmmsg(). */
-	void (*stamp)(void *w, struct sk_dgram *d, size_t n, int64_t now_ns);
+	/* Stamp n replies with the transmit time, as late as possible:
+	 * called right before the sendmmsg() that sends them. */
+	void (*stamp)(void *w, struct sk_dgram *const *r, size_t n,
+		      int64_t now_ns);
 };
 
 struct sk_batch;

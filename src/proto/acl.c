@@ -6,6 +6,10 @@
 
 #include "addr.h"
 
+/* ::ffff:0:0/96, where IPv4-mapped IPv6 addresses live. */
+static const uint8_t sk__mapped[12] = { 0, 0, 0, 0, 0, 0,
+					0, 0, 0, 0, 0xff, 0xff };
+
 int sk_cidr_parse(const char *s, struct sk_cidr *c)
 {
 	char host[64];
@@ -32,6 +36,15 @@ int sk_cidr_parse(const char *s, struct sk_cidr *c)
 			return -1;
 		c->bits = bits;
 	}
+	/* sk_acl_allows() takes a mapped source for IPv4, so a mapped prefix
+	 * is an IPv4 one; left IPv6 it would silently match no one. */
+	if (c->v6 && c->bits >= 96 &&
+	    memcmp(c->addr, sk__mapped, sizeof(sk__mapped)) == 0) {
+		memmove(c->addr, c->addr + 12, 4);
+		memset(c->addr + 4, 0, 12);
+		c->bits -= 96;
+		c->v6 = 0;
+	}
 	return 0;
 }
 
@@ -56,12 +69,9 @@ static int sk__match(const struct sk_cidr *c, const uint8_t *a)
 
 int sk_acl_allows(const struct sk_acl *acl, const uint8_t *addr, int v6)
 {
-	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0,
-					    0, 0, 0, 0, 0xff, 0xff };
-
 	if (acl->n == 0)
 		return 1;
-	if (v6 && memcmp(addr, mapped, sizeof(mapped)) == 0) {
+	if (v6 && memcmp(addr, sk__mapped, sizeof(sk__mapped)) == 0) {
 		addr += 12;
 		v6 = 0;
 	}

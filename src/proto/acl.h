@@ -26,7 +26,9 @@ struct sk_acl {
 	size_t n;                     /* how many */
 };
 
-/* Parse "ADDR[/BITS]" (NUL-terminated). Returns 0 or -1. */
+/* Parse "ADDR[/BITS]" (NUL-terminated). An IPv4-mapped IPv6 prefix of
+ * /96 or longer is stored as the IPv4 prefix it stands for, since sources
+ * in that form are matched as IPv4. Returns 0 or -1. */
 int sk_cidr_parse(const char *s, struct sk_cidr *c);
 
 /* Add a parsed entry. Returns 0, or -1 when the list is full. */

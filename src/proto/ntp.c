@@ -46,8 +46,6 @@ static int sk__trailer(const uint8_t *p, size_t len, unsigned version,
 	while (version == 4 && len > 24) {
 		size_t flen;
 
-		if (len < 16)
-			return SK_NTP_E_EXT;
 		flen = (size_t)p[2] << 8 | p[3];
 		if (flen < 16 || flen % 4 != 0 || flen > len)
 			return SK_NTP_E_EXT;

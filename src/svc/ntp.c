@@ -202,15 +202,14 @@ static void sk__ntp_handle(void *w, struct sk_dgram *d, size_t n,
 	}
 }
 
-static void sk__ntp_stamp(void *w, struct sk_dgram *d, size_t n,
+static void sk__ntp_stamp(void *w, struct sk_dgram *const *r, size_t n,
 			  int64_t now_ns)
 {
 	struct sk_ntp_ts tx = sk_ntp_ts_from_ns(now_ns);
 
 	(void)w;
 	for (size_t i = 0; i < n; i++)
-		if (d[i].outlen == SK_NTP_LEN)
-			sk_ntp_stamp_tx(d[i].out, tx);
+		sk_ntp_stamp_tx(r[i]->out, tx);
 }
 
 static const struct sk_batch_ops sk__ntp_ops = {

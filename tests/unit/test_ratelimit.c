@@ -10,7 +10,10 @@
  * equals IPv4, IPv6 is keyed by its /64, IPv6 never equals IPv4) and the
  * source table under a flood of distinct sources: a busy source is never
  * the one evicted, and an evicted source gets back no more than the full
- * bucket the header documents.
+ * bucket the header documents. interval_ns gives one token per interval
+ * (rates under 1/s, as NTP's) and overrides rate, in one bucket and in
+ * the limiter; sk_rl_check() says which limit refused, and a source's
+ * refusal leaves the global bucket alone.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -34,7 +37,8 @@ static const uint64_t seed[2] = { 0x0123456789abcdefull,
 static struct sk_rl *new_rl(uint32_t rate, uint32_t burst, uint32_t grate,
 			    uint32_t gburst)
 {
-	struct sk_rate per = { rate, burst }, all = { grate, gburst };
+	struct sk_rate per = { .rate = rate, .burst = burst };
+	struct sk_rate all = { .rate = grate, .burst = gburst };
 	struct sk_rl *rl = malloc(sizeof(*rl));
 
 	assert_non_null(rl);
@@ -74,7 +78,7 @@ static unsigned allowed(struct sk_rl *rl, const struct sk_rl_key *k,
 
 static void test_bucket_burst_then_deny(void **state)
 {
-	struct sk_rate r = { 10, 3 };
+	struct sk_rate r = { .rate = 10, .burst = 3 };
 	struct sk_bucket b = { 0 };
 
 	(void)state;
@@ -95,7 +99,7 @@ static void test_bucket_burst_then_deny(void **state)
 
 static void test_bucket_idle_caps_at_burst(void **state)
 {
-	struct sk_rate r = { 10, 3 };
+	struct sk_rate r = { .rate = 10, .burst = 3 };
 	struct sk_bucket b = { 0 };
 	unsigned ok = 0;
 
@@ -109,7 +113,7 @@ static void test_bucket_idle_caps_at_burst(void **state)
 
 static void test_bucket_steady_rate(void **state)
 {
-	struct sk_rate r = { 1000, 1 };
+	struct sk_rate r = { .rate = 1000, .burst = 1 };
 	struct sk_bucket b = { 0 };
 	unsigned ok = 0;
 
@@ -122,7 +126,7 @@ static void test_bucket_steady_rate(void **state)
 
 static void test_bucket_burst_one(void **state)
 {
-	struct sk_rate r = { 1, 1 };
+	struct sk_rate r = { .rate = 1, .burst = 1 };
 	struct sk_bucket b = { 0 };
 
 	(void)state;
@@ -134,7 +138,7 @@ static void test_bucket_burst_one(void **state)
 
 static void test_bucket_unlimited(void **state)
 {
-	struct sk_rate r = { 0, 1 };
+	struct sk_rate r = { .rate = 0, .burst = 1 };
 	struct sk_bucket b = { 0 };
 
 	(void)state;
@@ -145,7 +149,7 @@ static void test_bucket_unlimited(void **state)
 
 static void test_bucket_fast_rate(void **state)
 {
-	struct sk_rate r = { 2000000000u, 2 };
+	struct sk_rate r = { .rate = 2000000000u, .burst = 2 };
 	struct sk_bucket b = { 0 };
 
 	(void)state;
@@ -424,10 +428,205 @@ static void test_flood_global_cap(void **state)
 	free(rl);
 }
 
+/* ---- one token per interval ---------------------------------------- */
+
+static void test_interval_burst(void **state)
+{
+	/* NTP's default: one request per 8 s, a burst of 8. */
+	struct sk_rate r = { .rate = 0, .burst = 8, .interval_ns = 8 * NS };
+	struct sk_bucket b = { 0 };
+
+	(void)state;
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(sk_bucket_take(&b, &r, T0), 1);
+	assert_int_equal(sk_bucket_take(&b, &r, T0), 0);
+	assert_int_equal(sk_bucket_take(&b, &r, T0), 0);
+	/* Not after 7.9 s, nor 1 ns short of 8 s... */
+	assert_int_equal(sk_bucket_take(&b, &r, T0 + 79 * NS / 10), 0);
+	assert_int_equal(sk_bucket_take(&b, &r, T0 + 8 * NS - 1), 0);
+	/* ...one after 8 s, and only one. */
+	assert_int_equal(sk_bucket_take(&b, &r, T0 + 8 * NS), 1);
+	assert_int_equal(sk_bucket_take(&b, &r, T0 + 8 * NS), 0);
+	/* 16 s later, two more. */
+	assert_int_equal(sk_bucket_take(&b, &r, T0 + 24 * NS), 1);
+	assert_int_equal(sk_bucket_take(&b, &r, T0 + 24 * NS), 1);
+	assert_int_equal(sk_bucket_take(&b, &r, T0 + 24 * NS), 0);
+}
+
+static void test_interval_idle_caps_at_burst(void **state)
+{
+	struct sk_rate r = { .burst = 8, .interval_ns = 8 * NS };
+	struct sk_bucket b = { 0 };
+	unsigned ok = 0;
+
+	(void)state;
+	assert_int_equal(sk_bucket_take(&b, &r, T0), 1);
+	/* A day idle earns the burst, not 10800 tokens. */
+	for (int i = 0; i < 100; i++)
+		ok += (unsigned)sk_bucket_take(&b, &r, T0 + 86400 * NS);
+	assert_int_equal(ok, 8);
+}
+
+/* interval_ns overrides rate, in both directions. */
+static void test_interval_overrides_rate(void **state)
+{
+	struct sk_rate slow = { .rate = 1000, .burst = 1,
+				.interval_ns = 2 * NS };
+	struct sk_rate fast = { .rate = 1, .burst = 1,
+				.interval_ns = NS / 1000 };
+	struct sk_bucket b = { 0 }, c = { 0 };
+
+	(void)state;
+	assert_int_equal(sk_bucket_take(&b, &slow, T0), 1);
+	/* rate 1000/s would allow this one; 2 s per token does not. */
+	assert_int_equal(sk_bucket_take(&b, &slow, T0 + NS / 1000), 0);
+	assert_int_equal(sk_bucket_take(&b, &slow, T0 + 2 * NS - 1), 0);
+	assert_int_equal(sk_bucket_take(&b, &slow, T0 + 2 * NS), 1);
+
+	assert_int_equal(sk_bucket_take(&c, &fast, T0), 1);
+	assert_int_equal(sk_bucket_take(&c, &fast, T0 + NS / 1000 - 1), 0);
+	/* rate 1/s would refuse this one; 1 ms per token allows it. */
+	assert_int_equal(sk_bucket_take(&c, &fast, T0 + NS / 1000), 1);
+
+	/* With rate 0 an interval still limits: 0 is not "unlimited". */
+	slow.rate = 0;
+	b.tat = 0;
+	assert_int_equal(sk_bucket_take(&b, &slow, T0), 1);
+	assert_int_equal(sk_bucket_take(&b, &slow, T0), 0);
+}
+
+/* In the limiter, a per-source interval with no rate still limits. */
+static void test_rl_interval(void **state)
+{
+	struct sk_rate per = { .burst = 8, .interval_ns = 8 * NS };
+	struct sk_rate all = { .rate = 0 };
+	struct sk_rl *rl = malloc(sizeof(*rl));
+	struct sk_rl_key a = v4(192, 0, 2, 1), b = v4(192, 0, 2, 2);
+
+	(void)state;
+	assert_non_null(rl);
+	sk_rl_init(rl, &per, &all, seed);
+	assert_int_equal(allowed(rl, &a, T0, 20), 8);
+	assert_int_equal(allowed(rl, &b, T0, 20), 8);
+	assert_int_equal(allowed(rl, &a, T0 + 79 * NS / 10, 5), 0);
+	assert_int_equal(allowed(rl, &a, T0 + 8 * NS, 5), 1);
+	assert_int_equal(allowed(rl, &a, T0 + 16 * NS - 1, 5), 0);
+	assert_int_equal(allowed(rl, &a, T0 + 16 * NS, 5), 1);
+
+	/* A global interval too: one per 2 s, burst 3, for everyone. */
+	per.interval_ns = 0;
+	per.rate = 0;
+	all.burst = 3;
+	all.interval_ns = 2 * NS;
+	sk_rl_init(rl, &per, &all, seed);
+	assert_int_equal(allowed(rl, &a, T0, 5), 3);
+	assert_int_equal(allowed(rl, &b, T0, 5), 0);
+	assert_int_equal(allowed(rl, &b, T0 + 2 * NS - 1, 5), 0);
+	assert_int_equal(allowed(rl, &b, T0 + 2 * NS, 5), 1);
+	free(rl);
+}
+
+/* ---- which limit refused ------------------------------------------- */
+
+static void test_check_verdicts(void **state)
+{
+	/* Per source: 1/s, burst 2. Global: 1/s, burst 3. */
+	struct sk_rl *rl = new_rl(1, 2, 1, 3);
+	struct sk_rl_key a = v4(192, 0, 2, 1), b = v4(192, 0, 2, 2),
+			 c = v4(192, 0, 2, 3);
+
+	(void)state;
+	assert_int_equal(sk_rl_check(rl, &a, T0), SK_RL_OK);
+	assert_int_equal(sk_rl_check(rl, &a, T0), SK_RL_OK);
+	/* a is over its own limit (the global bucket has 1 left). */
+	assert_int_equal(sk_rl_check(rl, &a, T0), SK_RL_SOURCE);
+	assert_int_equal(sk_rl_check(rl, &a, T0), SK_RL_SOURCE);
+	/* b takes the last global token... */
+	assert_int_equal(sk_rl_check(rl, &b, T0), SK_RL_OK);
+	/* ...so b, within its own limit, is refused by the global one, */
+	assert_int_equal(sk_rl_check(rl, &b, T0), SK_RL_GLOBAL);
+	/* and so is c, a newcomer. */
+	assert_int_equal(sk_rl_check(rl, &c, T0), SK_RL_GLOBAL);
+	/* a is still refused by its own limit first. */
+	assert_int_equal(sk_rl_check(rl, &a, T0), SK_RL_SOURCE);
+	/* One second later one global token is back. */
+	assert_int_equal(sk_rl_check(rl, &c, T0 + NS), SK_RL_OK);
+	assert_int_equal(sk_rl_check(rl, &c, T0 + NS), SK_RL_GLOBAL);
+	free(rl);
+
+	/* No per-source limit: only GLOBAL can refuse. */
+	rl = new_rl(0, 0, 1, 2);
+	assert_int_equal(sk_rl_check(rl, &a, T0), SK_RL_OK);
+	assert_int_equal(sk_rl_check(rl, &a, T0), SK_RL_OK);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(sk_rl_check(rl, &a, T0), SK_RL_GLOBAL);
+	free(rl);
+
+	/* No global limit: only SOURCE can refuse. */
+	rl = new_rl(1, 1, 0, 0);
+	for (uint32_t i = 0; i < 100; i++) {
+		struct sk_rl_key k = flood_key(i);
+
+		assert_int_equal(sk_rl_check(rl, &k, T0), SK_RL_OK);
+		assert_int_equal(sk_rl_check(rl, &k, T0), SK_RL_SOURCE);
+	}
+	free(rl);
+}
+
+/* sk_rl_allow() is sk_rl_check() == SK_RL_OK, charge for charge. */
+static void test_check_matches_allow(void **state)
+{
+	struct sk_rl *r1 = new_rl(3, 2, 5, 4), *r2 = new_rl(3, 2, 5, 4);
+
+	(void)state;
+	for (uint32_t i = 0; i < 2000; i++) {
+		struct sk_rl_key k = flood_key(i % 7);
+		uint64_t now = T0 + (uint64_t)i * (NS / 50);
+
+		assert_int_equal(sk_rl_allow(r1, &k, now),
+				 sk_rl_check(r2, &k, now) == SK_RL_OK);
+	}
+	free(r1);
+	free(r2);
+}
+
+/* A source refused by its own limit does not charge the global bucket:
+ * its refusals, however many, leave the global tokens to others. */
+static void test_check_source_refusal_free(void **state)
+{
+	struct sk_rl *rl = new_rl(1, 1, 1, 2);
+	struct sk_rl_key a = v4(10, 0, 0, 1), b = v4(10, 0, 0, 2),
+			 c = v4(10, 0, 0, 3);
+	uint64_t tat;
+
+	(void)state;
+	assert_int_equal(sk_rl_check(rl, &a, T0), SK_RL_OK);
+	tat = rl->all.tat;
+	for (int i = 0; i < 1000; i++)
+		assert_int_equal(sk_rl_check(rl, &a, T0), SK_RL_SOURCE);
+	assert_int_equal(rl->all.tat, tat);
+	/* The global bucket still has exactly its second token. */
+	assert_int_equal(sk_rl_check(rl, &b, T0), SK_RL_OK);
+	assert_int_equal(sk_rl_check(rl, &c, T0), SK_RL_GLOBAL);
+	/* A GLOBAL refusal does not charge the global bucket either: fresh
+	 * sources refused by it leave it as it was, and the token due at
+	 * T0 + 1 s is there at T0 + 1 s. */
+	tat = rl->all.tat;
+	for (uint32_t i = 1000; i < 2000; i++) {
+		struct sk_rl_key k = flood_key(i);
+
+		assert_int_equal(sk_rl_check(rl, &k, T0), SK_RL_GLOBAL);
+	}
+	assert_int_equal(rl->all.tat, tat);
+	assert_int_equal(sk_rl_check(rl, &c, T0 + NS), SK_RL_OK);
+	free(rl);
+}
+
 static void test_init_resets(void **state)
 {
 	struct sk_rl *rl = new_rl(1, 1, 0, 0);
-	struct sk_rate per = { 1, 1 }, all = { 0, 0 };
+	struct sk_rate per = { .rate = 1, .burst = 1 };
+	struct sk_rate all = { .rate = 0, .burst = 0 };
 	struct sk_rl_key a = v4(192, 0, 2, 1);
 
 	(void)state;
@@ -459,6 +658,13 @@ int main(void)
 		cmocka_unit_test(test_sources_keep_accounting),
 		cmocka_unit_test(test_flood_global_cap),
 		cmocka_unit_test(test_init_resets),
+		cmocka_unit_test(test_interval_burst),
+		cmocka_unit_test(test_interval_idle_caps_at_burst),
+		cmocka_unit_test(test_interval_overrides_rate),
+		cmocka_unit_test(test_rl_interval),
+		cmocka_unit_test(test_check_verdicts),
+		cmocka_unit_test(test_check_matches_allow),
+		cmocka_unit_test(test_check_source_refusal_free),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
