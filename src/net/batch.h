@@ -22,7 +22,7 @@ struct sk_config;
 #define SK_BATCH_MSGS 64
 /* Replies per sendmmsg(), each group stamped right before it is sent;
  * bounds how stale a transmit timestamp can be when it leaves. */
-#define SK_BATCH_TX 8
+#define SK_BATCH_TX 16
 /* recvmmsg() rounds per wake-up; bounds one socket's turn. */
 #define SK_BATCH_ROUNDS 4
 /* Longest busy-poll turn before the loop runs its timers again. */
