@@ -1,7 +1,10 @@
 /*
  * server.c: the daemon's event loop.
  *
- * Listeners, connections and UDP sockets all belong to one uv_loop_t.
+ * Listeners, connections and UDP sockets all belong to one uv_loop_t,
+ * except those of services with udp_batch, whose sockets live on worker
+ * threads of their own (batch.c); this loop only starts, counts and stops
+ * them.
  * A connection is freed only in its uv_close() callback; code that wants
  * it gone calls sk__conn_close(), which marks it and starts the close.
  * Output is bounded per connection (SK_CONN_MAX_WQUEUE): past it we stop
