@@ -256,6 +256,11 @@ static long sk__bench_ntp(const struct sockaddr *sa, unsigned sources,
 						(uint8_t)~bit;
 					if (c->inflight > 0)
 						c->inflight--;
+					if (r[1] == 0) {
+						/* stratum 0: a KoD, not a time */
+						(*bogus)++;
+						continue;
+					}
 					got++;
 					rx = tx = 0;
 					for (int k = 0; k < 8; k++) {
@@ -438,7 +443,8 @@ int sk_cmd_bench(int argc, char **argv)
 	printf("%s %s: %ld replies in %.2f s = %.0f per second", argv[optind],
 	       t.name, got, last - start, (double)got / (last - start));
 	if (ntp)
-		printf("; server time median %lld ns, p99 %lld ns; %lu bogus",
+		printf("; server time median %lld ns, p99 %lld ns; %lu bogus or "
+		       "KoD",
 		       (long long)med, (long long)p99, bogus);
 	printf("\n");
 	return SK_EXIT_OK;

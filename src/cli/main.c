@@ -31,7 +31,7 @@ static const struct sk_cmd sk__cmds[] = {
 	{ "welcome", sk_cmd_welcome, "print a welcome server's banner",
 #include "help_welcome.inc"
 	},
-	{ "time", sk_cmd_time, "ask a time server (timefmt, daytime, RFC 868)",
+	{ "time", sk_cmd_time, "ask a time server (timefmt, daytime, RFC 868, NTP)",
 #include "help_time.inc"
 	},
 	{ "bench", sk_cmd_bench, "load-test a server (bounded in count and time)",

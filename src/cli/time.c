@@ -1,5 +1,6 @@
 /*
- * time.c: `sockit time`: ask a timefmt, daytime or RFC 868 server.
+ * time.c: `sockit time`: ask a timefmt, daytime, RFC 868 or NTP server.
+ * It only ever reads time: it never sets the clock.
  */
 #include <errno.h>
 #include <sys/random.h>
@@ -69,8 +70,8 @@ static int sk__ntp_report(const char *name, const uint8_t *buf, ssize_t n,
 		return SK_EXIT_FAIL;
 	}
 	sk__refid(&p, refid, sizeof(refid));
-	if (p.stratum == 0 && p.leap == SK_NTP_LEAP_UNSYNC && refid[0] != '\0' &&
-	    strlen(refid) == 4) {
+	/* RFC 5905 7.4: stratum 0 with an ASCII code is a kiss-o'-death. */
+	if (p.stratum == 0 && strlen(refid) == 4) {
 		fprintf(stderr, "sockit: time: %s: kiss-o'-death %s%s\n", name,
 			refid, strcmp(refid, "RATE") == 0 ? " (asking too often; "
 						     "slow down)" : "");
@@ -213,25 +214,33 @@ int sk_cmd_time(int argc, char **argv)
 		fprintf(stderr, "sockit: time: %s\n", err);
 		return SK_EXIT_FAIL;
 	}
-	if (proto == SK__NTP) {
-		/* A client request whose transmit timestamp is random: it says
-		 * nothing about our clock, and the reply must echo it. */
-		memset(req, 0, SK_NTP_LEN);
-		req[0] = 0 << 6 | 4 << 3 | SK_NTP_MODE_CLIENT;
-		if (getrandom(cookie, sizeof(cookie), 0) != sizeof(cookie)) {
-			fprintf(stderr, "sockit: time: no random bytes\n");
-			return SK_EXIT_FAIL;
-		}
-		memcpy(req + 40, cookie, sizeof(cookie));
-		rlen = SK_NTP_LEN;
-	}
 	if (proto == SK__TIMEFMT) {
 		rlen = strlen(fmt);
 		memcpy(req, fmt, rlen);
 		if (!udp)
 			req[rlen++] = '\n';
 	}
-	if (udp)
+	if (proto == SK__NTP) {
+		/*
+		 * Each try is a fresh client request from a fresh socket, with a
+		 * random transmit timestamp (it says nothing about our clock,
+		 * and the reply must echo it). A late answer to an earlier try
+		 * then cannot be paired with this try's send time.
+		 */
+		n = -ETIMEDOUT;
+		for (unsigned long i = 0; i < tries && n == -ETIMEDOUT; i++) {
+			memset(req, 0, SK_NTP_LEN);
+			req[0] = 0 << 6 | 4 << 3 | SK_NTP_MODE_CLIENT;
+			if (getrandom(cookie, sizeof(cookie), 0) !=
+			    sizeof(cookie)) {
+				fprintf(stderr, "sockit: time: no random bytes\n");
+				return SK_EXIT_FAIL;
+			}
+			memcpy(req + 40, cookie, sizeof(cookie));
+			n = sk_udp_exchange(&t, req, SK_NTP_LEN, buf, sizeof(buf),
+					    1, timeout_ms, &sent, &got);
+		}
+	} else if (udp)
 		n = sk_udp_exchange(&t, req, rlen, buf, sizeof(buf),
 				    (unsigned)tries, timeout_ms, &sent, &got);
 	else

@@ -10,7 +10,9 @@
  *  - the kernel clock is synchronised (ntp_adjtime(): no STA_UNSYNC,
  *    maxerror under 16 s): leap from the kernel's state, the configured
  *    stratum (default 2), root dispersion = the kernel's maxerror, root
- *    delay 0, reference ID "KERN";
+ *    delay 0, reference ID 127.127.0.1 (above stratum 1 a reference ID
+ *    is the upstream's IPv4 address, which the kernel does not tell; an
+ *    address in 127/8 is no client's, so it never trips loop detection);
  *  - else, with a local stratum configured: leap 0, that stratum, root
  *    delay and dispersion 0, reference ID 127.127.1.1 (as chrony's
  *    `local`);
@@ -109,7 +111,7 @@ static void sk__ntp_tick(void *w)
 			  : state == TIME_DEL ? SK_NTP_LEAP_DELETE
 					      : SK_NTP_LEAP_NONE;
 		c->stratum = n->cfg->ntp.stratum;
-		c->refid = sk_ntp_refid_ascii("KERN");
+		c->refid = 0x7f7f0001; /* 127.127.0.1 */
 		c->root_delay = 0;
 		c->root_disp = sk_ntp_short_from_ns((uint64_t)tx.maxerror * 1000);
 	} else if (n->cfg->ntp.local_stratum != 0) {
@@ -157,6 +159,9 @@ static void sk__ntp_handle(void *w, struct sk_dgram *d, size_t n,
 {
 	struct sk__ntp *s = w;
 	const struct sk_ntp_config *nc = &s->cfg->ntp;
+	/* The limiter runs on the monotonic clock: a step of the wall clock
+	 * must not lock clients out or let them burst. */
+	uint64_t mono = uv_hrtime();
 
 	for (size_t i = 0; i < n; i++) {
 		struct sk_ntp_pkt req;
@@ -178,7 +183,7 @@ static void sk__ntp_handle(void *w, struct sk_dgram *d, size_t n,
 		}
 		/* 4. rate */
 		sk_rl_key_make(&key, a, v6);
-		switch (sk_rl_check(&s->rl, &key, (uint64_t)d[i].rx_ns)) {
+		switch (sk_rl_check(&s->rl, &key, mono)) {
 		case SK_RL_OK:
 			break;
 		case SK_RL_SOURCE:
@@ -224,6 +229,6 @@ const struct sk_service sk_ntp = {
 	.name = "ntp",
 	.transports = SK_UDP,
 	.port = 10123,
-	.summary = "NTP server (RFC 5905), batched on one loop per CPU",
+	.summary = "NTP server (RFC 5905)",
 	.udp_batch = &sk__ntp_ops,
 };
