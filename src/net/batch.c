@@ -157,7 +157,6 @@ static void sk__send(struct sk__worker *w, int n)
 static void sk__readable(uv_poll_t *p, int status, int events)
 {
 	struct sk__worker *w = p->data;
-
 	uint64_t spin_ns = (uint64_t)w->b->spin_us * 1000, idle_since, start;
 
 	(void)events;
