@@ -55,7 +55,13 @@ struct sk_conn {
 	unsigned writes;               /* writes in flight */
 	unsigned ending : 1;           /* close once writes drain */
 	unsigned closing : 1;          /* uv_close() called */
-	unsigned paused : 1;           /* reading stopped for backpressure */
+	unsigned paused : 1;           /* output over SK_CONN_MAX_WQUEUE */
+	unsigned reading : 1;          /* uv_read_start() in force */
+	unsigned eof : 1;              /* the peer has finished sending */
+	unsigned queued : 1;           /* on the server's ready list */
+	struct sk_conn *rprev, *rnext; /* the ready list */
+	size_t inlen;                  /* bytes in in[] */
+	char in[SK_CONN_INBUF];        /* input not yet handled */
 };
 
 struct sk_server {
@@ -72,6 +78,9 @@ struct sk_server {
 	int stopping;                   /* shutdown has begun */
 	int tick_on;                    /* tick timer open */
 	int grace_on;                   /* grace timer open */
+	uv_idle_t more;                 /* runs connections with input left */
+	struct sk_conn *rhead, *rtail;  /* those connections, in order */
+	size_t nready;                  /* how many */
 	struct sk_rl rl;                /* UDP rate limiter, all services */
 	char rbuf[SK_UDP_BUF];          /* receive buffer for the loop */
 };
@@ -180,12 +189,54 @@ static void sk__conn_free(uv_handle_t *h)
 	}
 }
 
+/* The ready list: connections whose input is not all handled yet, each
+ * given one turn (a bounded amount of work) per loop iteration. */
+static void sk__ready_del(struct sk_conn *c)
+{
+	struct sk_server *s = c->lis->srv;
+
+	if (!c->queued)
+		return;
+	c->queued = 0;
+	if (c->rprev != NULL)
+		c->rprev->rnext = c->rnext;
+	else
+		s->rhead = c->rnext;
+	if (c->rnext != NULL)
+		c->rnext->rprev = c->rprev;
+	else
+		s->rtail = c->rprev;
+	c->rprev = c->rnext = NULL;
+	s->nready--;
+}
+
+static void sk__more(uv_idle_t *h);
+
+static void sk__ready_add(struct sk_conn *c)
+{
+	struct sk_server *s = c->lis->srv;
+
+	if (c->queued)
+		return;
+	c->queued = 1;
+	c->rnext = NULL;
+	c->rprev = s->rtail;
+	if (s->rtail != NULL)
+		s->rtail->rnext = c;
+	else
+		s->rhead = c;
+	s->rtail = c;
+	if (s->nready++ == 0)
+		uv_idle_start(&s->more, sk__more);
+}
+
 static void sk__conn_close(struct sk_conn *c)
 {
 	struct sk_server *s = c->lis->srv;
 
 	if (c->closing)
 		return;
+	sk__ready_del(c);
 	c->closing = 1;
 	if (c->prev != NULL)
 		c->prev->next = c->next;
@@ -206,23 +257,97 @@ static void sk__alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 	buf->len = sizeof(s->rbuf);
 }
 
+/* A connection reads into its own buffer, and only while it has room. */
+static void sk__conn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct sk_conn *c = h->data;
+
+	(void)hint;
+	buf->base = c->in + c->inlen;
+	buf->len = sizeof(c->in) - c->inlen;
+}
+
+static void sk__read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf);
+
+/*
+ * Give a connection its turn: let the service handle what input there is
+ * (it takes at most SK_CONN_LINES_PER_TURN requests, and none while the
+ * output is over SK_CONN_MAX_WQUEUE), keep the rest, and read only while
+ * there is room and the peer takes its replies. Input left over goes on
+ * the ready list for the next loop iteration, so one busy peer cannot
+ * hold the loop.
+ */
+static void sk__conn_run(struct sk_conn *c)
+{
+	uv_stream_t *st = (uv_stream_t *)&c->tcp;
+	int want;
+
+	if (c->closing || c->ending)
+		return;
+	if (!c->paused && c->inlen > 0) {
+		size_t used = c->lis->svc->tcp_read(c, c->in, c->inlen);
+
+		if (c->closing || c->ending)
+			return;
+		memmove(c->in, c->in + used, c->inlen - used);
+		c->inlen -= used;
+	}
+	if (c->eof && c->inlen == 0) {
+		/* The peer is done and so are we, once the replies are out. */
+		sk_conn_end(c);
+		return;
+	}
+	if (c->inlen > 0 && !c->paused)
+		sk__ready_add(c);
+	want = !c->paused && !c->eof && c->inlen < sizeof(c->in);
+	if (want && !c->reading) {
+		if (uv_read_start(st, sk__conn_alloc, sk__read) != 0) {
+			sk__conn_close(c);
+			return;
+		}
+		c->reading = 1;
+	} else if (!want && c->reading) {
+		uv_read_stop(st);
+		c->reading = 0;
+	}
+}
+
+static void sk__more(uv_idle_t *h)
+{
+	struct sk_server *s = h->data;
+	size_t n = s->nready;
+
+	/* One turn each for those waiting now; a connection that still has
+	 * input goes to the back. */
+	while (n-- > 0 && s->rhead != NULL) {
+		struct sk_conn *c = s->rhead;
+
+		sk__ready_del(c);
+		sk__conn_run(c);
+	}
+	if (s->nready == 0)
+		uv_idle_stop(h);
+}
+
 static void sk__read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
 	struct sk_conn *c = st->data;
 
+	(void)buf;
 	if (n == 0 || c->closing || c->ending)
 		return;
 	if (n < 0) {
-		/* EOF: the peer is done sending; finish what is queued. */
-		if (n == UV_EOF)
-			sk_conn_end(c);
-		else
+		if (n != UV_EOF) {
 			sk__conn_close(c);
-		return;
+			return;
+		}
+		/* EOF: handle what is left, then finish the replies. */
+		c->eof = 1;
+	} else {
+		c->inlen += (size_t)n;
+		c->last = uv_now(st->loop);
 	}
-	c->last = uv_now(st->loop);
-	if (c->lis->svc->tcp_read != NULL)
-		c->lis->svc->tcp_read(c, buf->base, (size_t)n);
+	sk__conn_run(c);
 }
 
 static void sk__write_done(uv_write_t *req, int status)
@@ -244,12 +369,11 @@ static void sk__write_done(uv_write_t *req, int status)
 		sk__conn_close(c);
 		return;
 	}
-	if (c->paused &&
+	if (c->paused && !c->ending &&
 	    uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) <
 		    SK_CONN_MAX_WQUEUE / 2) {
 		c->paused = 0;
-		if (uv_read_start((uv_stream_t *)&c->tcp, sk__alloc, sk__read))
-			sk__conn_close(c);
+		sk__conn_run(c);
 	}
 }
 
@@ -291,12 +415,14 @@ int sk_conn_write(struct sk_conn *c, const char *buf, size_t len)
 		return rc;
 	}
 	c->writes++;
-	if (!c->paused &&
-	    uv_stream_get_write_queue_size(st) > SK_CONN_MAX_WQUEUE) {
-		c->paused = 1;
-		uv_read_stop(st);
-	}
+	if (uv_stream_get_write_queue_size(st) > SK_CONN_MAX_WQUEUE)
+		c->paused = 1; /* sk__conn_run() stops reading */
 	return 0;
+}
+
+int sk_conn_paused(const struct sk_conn *c)
+{
+	return c->paused || c->closing || c->ending;
 }
 
 void sk_conn_end(struct sk_conn *c)
@@ -304,7 +430,11 @@ void sk_conn_end(struct sk_conn *c)
 	if (c->closing)
 		return;
 	c->ending = 1;
-	uv_read_stop((uv_stream_t *)&c->tcp);
+	sk__ready_del(c);
+	if (c->reading) {
+		uv_read_stop((uv_stream_t *)&c->tcp);
+		c->reading = 0;
+	}
 	if (c->writes == 0)
 		sk__conn_close(c);
 }
@@ -348,8 +478,7 @@ static void sk__accept(uv_stream_t *server, int status)
 		return; /* sent and closing: no need to read */
 	/* Replies to lines go out at once, not after Nagle's delay. */
 	uv_tcp_nodelay(&c->tcp, 1);
-	if (uv_read_start((uv_stream_t *)&c->tcp, sk__alloc, sk__read) != 0)
-		sk__conn_close(c);
+	sk__conn_run(c);
 }
 
 /* ---- UDP ---- */
@@ -612,8 +741,10 @@ static void sk__stop(uv_signal_t *sig, int signum)
 			uv_close(&s->lis[i]->u.h, NULL);
 	uv_close((uv_handle_t *)&s->sigint, NULL);
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
-	if (s->tick_on)
+	if (s->tick_on) {
 		uv_close((uv_handle_t *)&s->tick, NULL);
+		uv_close((uv_handle_t *)&s->more, NULL);
+	}
 	/* Replies in flight are finished; new input is not read. */
 	for (c = s->conns; c != NULL; c = next) {
 		next = c->next;
@@ -636,6 +767,8 @@ int sk_server_run(struct sk_server *s)
 	s->tick.data = s;
 	uv_timer_start(&s->tick, sk__tick, 1000, 1000);
 	s->tick_on = 1;
+	uv_idle_init(&s->loop, &s->more);
+	s->more.data = s;
 
 	uv_run(&s->loop, UV_RUN_DEFAULT);
 	rc = uv_loop_close(&s->loop);

@@ -36,8 +36,12 @@ size_t sk_server_listeners(const struct sk_server *s);
  * every handle closed cleanly. Frees the server. */
 int sk_server_run(struct sk_server *s);
 
-/* A connection's view, for services. */
+/* A connection's view, for services. sk_conn_write() copies buf; it
+ * returns 0 or a negative libuv error (the connection is then closing). */
 int sk_conn_write(struct sk_conn *c, const char *buf, size_t len);
+/* True when the service should stop handling input for now: too much
+ * output is queued, or the connection is ending. */
+int sk_conn_paused(const struct sk_conn *c);
 void sk_conn_end(struct sk_conn *c);
 const struct sockaddr *sk_conn_peer(struct sk_conn *c);
 const struct sockaddr *sk_conn_local(struct sk_conn *c);

@@ -24,6 +24,15 @@
  * answered with an error and skipped without being buffered. */
 #define SK_LINE_MAX SK_TIMEFMT_MAX_IN
 
+/* Input buffered per TCP connection; libuv reads no more than this, so a
+ * peer that pipelines faster than it is served waits in the kernel. */
+#define SK_CONN_INBUF 4096
+
+/* Requests one TCP connection may have handled per loop turn; the rest
+ * wait for the next turn, so one busy pipelining peer cannot stall the
+ * loop for everyone else. */
+#define SK_CONN_LINES_PER_TURN 32
+
 /* Bytes queued for one TCP peer before we stop reading from it; stops a
  * peer that pipelines requests but never reads the replies. */
 #define SK_CONN_MAX_WQUEUE (64 * 1024)

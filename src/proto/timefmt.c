@@ -140,7 +140,7 @@ const char *sk_timefmt_strerror(int err)
 	}
 }
 
-static size_t sk__error_reply(int rc, char *out, size_t cap)
+size_t sk_timefmt_error(int rc, char *out, size_t cap)
 {
 	const char *msg = sk_timefmt_strerror(rc);
 	size_t mlen;
@@ -158,7 +158,7 @@ size_t sk_timefmt_reply(const char *req, size_t len, const struct tm *tm,
 {
 	int rc = sk_timefmt_render(req, len, tm, out, cap);
 
-	return rc >= 0 ? (size_t)rc : sk__error_reply(rc, out, cap);
+	return rc >= 0 ? (size_t)rc : sk_timefmt_error(rc, out, cap);
 }
 
 size_t sk_timefmt_reply_line(const char *req, size_t len, const struct tm *tm,
@@ -169,5 +169,5 @@ size_t sk_timefmt_reply_line(const char *req, size_t len, const struct tm *tm,
 	if (rc > 0 && (memchr(out, '\n', (size_t)rc) != NULL ||
 		       memchr(out, '\r', (size_t)rc) != NULL))
 		rc = SK_TIMEFMT_E_BREAK;
-	return rc >= 0 ? (size_t)rc : sk__error_reply(rc, out, cap);
+	return rc >= 0 ? (size_t)rc : sk_timefmt_error(rc, out, cap);
 }

@@ -55,6 +55,10 @@ size_t sk_timefmt_reply(const char *req, size_t len, const struct tm *tm,
 size_t sk_timefmt_reply_line(const char *req, size_t len, const struct tm *tm,
 			     char *out, size_t cap);
 
+/* Write the error reply ("error: ...") for err into out (cap bytes).
+ * Returns its length, or 0 when it does not fit. */
+size_t sk_timefmt_error(int err, char *out, size_t cap);
+
 /* The text of an error, without the "error: " prefix. */
 const char *sk_timefmt_strerror(int err);
 

@@ -31,8 +31,11 @@ struct sk_service {
 	 * sk_conn_end() to close once the output is sent. */
 	void (*tcp_accept)(struct sk_conn *c);
 
-	/* TCP: bytes arrived. NULL means input is read and ignored. */
-	void (*tcp_read)(struct sk_conn *c, const char *buf, size_t len);
+	/* TCP: handle input; return the bytes used. Handle at most
+	 * SK_CONN_LINES_PER_TURN requests per call, and stop early when
+	 * sk_conn_paused(); the server calls again with the rest on a later
+	 * loop turn. NULL: the service never reads (send and close). */
+	size_t (*tcp_read)(struct sk_conn *c, const char *buf, size_t len);
 
 	/* UDP: a datagram of len bytes passed the rate limit. Write the reply
 	 * into out (cap bytes) and return its length, or return -1 to drop

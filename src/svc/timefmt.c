@@ -18,37 +18,47 @@
 #include "../proto/timefmt.h"
 #include "clock.h"
 
-static void sk__timefmt_read(struct sk_conn *c, const char *buf, size_t len)
+/*
+ * Up to SK_CONN_LINES_PER_TURN lines per call; their replies leave in one
+ * write. Returns the bytes of input used.
+ */
+static size_t sk__timefmt_read(struct sk_conn *c, const char *buf, size_t len)
 {
+	/* Each reply is at most SK_TIMEFMT_MAX_OUT bytes and its CR LF. */
+	char out[SK_CONN_LINES_PER_TURN * (SK_TIMEFMT_MAX_OUT + 2)];
 	struct sk_line *lb = sk_conn_line(c);
+	size_t total = 0, olen = 0;
+	unsigned lines = 0;
+	struct tm tm;
 
-	while (len > 0) {
-		char out[SK_TIMEFMT_MAX_OUT + 2];
+	sk_clock_now(&tm);
+	while (total < len && lines < SK_CONN_LINES_PER_TURN) {
 		const char *line = NULL;
 		size_t used, ll = 0, n;
 		int crlf = 0, rc;
-		struct tm tm;
 
-		rc = sk_line_next(lb, buf, len, &used, &line, &ll, &crlf);
-		buf += used;
-		len -= used;
+		rc = sk_line_next(lb, buf + total, len - total, &used, &line, &ll,
+				  &crlf);
+		total += used;
 		if (rc == SK_LINE_PARTIAL)
 			continue;
-		sk_clock_now(&tm);
 		/* An over-long line is answered as soon as the limit is
 		 * passed, before its end (and so its CR) is seen. */
 		if (rc == SK_LINE_TOOLONG)
-			n = sk_timefmt_reply_line("", SK_TIMEFMT_MAX_IN + 1, &tm,
-						  out, SK_TIMEFMT_MAX_OUT);
+			n = sk_timefmt_error(SK_TIMEFMT_E_LONG, out + olen,
+					     SK_TIMEFMT_MAX_OUT);
 		else
-			n = sk_timefmt_reply_line(line, ll, &tm, out,
+			n = sk_timefmt_reply_line(line, ll, &tm, out + olen,
 						  SK_TIMEFMT_MAX_OUT);
+		olen += n;
 		if (crlf)
-			out[n++] = '\r';
-		out[n++] = '\n';
-		if (sk_conn_write(c, out, n) != 0)
-			return;
+			out[olen++] = '\r';
+		out[olen++] = '\n';
+		lines++;
 	}
+	if (olen > 0)
+		sk_conn_write(c, out, olen);
+	return total;
 }
 
 static int sk__timefmt_udp(const struct sk_listener *l, const char *in,

@@ -327,3 +327,53 @@ def test_graceful_shutdown_finishes_replies_in_flight():
     assert len(lines) > 100
     for l in lines[:-1]:
         assert re.match(rb"^(\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4} ?){10}$", l), l
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return int(re.search(r"^VmRSS:\s+(\d+) kB", f.read(), re.M).group(1))
+
+
+def test_pipelining_peers_that_never_read_cost_bounded_memory(serve):
+    """Eight peers each send 2 MB of empty lines (100,000 requests whose
+    replies are 20 times larger) and never read. Input waits in the kernel
+    once a connection's 4 KiB buffer and 64 KiB of output are full, so the
+    server's memory hardly moves, and others are still served."""
+    s = serve("timefmt/tcp=127.0.0.1:0")
+    addr = s.addr("timefmt", "tcp")
+    before = rss_kib(s.proc.pid)
+    hogs = []
+    for _ in range(8):
+        h = socket.socket()
+        h.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        h.connect(addr)
+        h.setblocking(False)
+        hogs.append(h)
+    chunk = b"\n" * 65536
+    for h in hogs:
+        sent = 0
+        deadline = time.monotonic() + 10
+        while sent < 2_000_000 and time.monotonic() < deadline:
+            try:
+                sent += h.send(chunk)
+            except BlockingIOError:
+                time.sleep(0.01)
+    with socket.socket() as c:
+        c.settimeout(5)
+        c.connect(addr)
+        c.sendall(b"%%\n")
+        assert read_line(c)[0] == b"%\n"
+    grown = rss_kib(s.proc.pid) - before
+    assert grown < 8 * 1024, "server grew by %d KiB" % grown
+    for h in hogs:
+        h.close()
+
+
+def test_pipelined_requests_are_all_answered_in_order(serve):
+    """Many requests in one burst, then a half-close: every one is answered,
+    in order, across many loop turns, before the server closes."""
+    s = serve("timefmt/tcp=127.0.0.1:0")
+    n = 5000
+    req = b"".join(b"%d %%%%\n" % i for i in range(n))
+    data = tcp_read_all(s.addr("timefmt", "tcp"), req, timeout=20)
+    assert data == b"".join(b"%d %%\n" % i for i in range(n))
