@@ -137,17 +137,26 @@ static long sk__bench_ntp(const struct sockaddr *sa, unsigned sources,
 	double quiet_since;
 	struct pollfd p[SK__MAX_SOURCES];
 
+	long rc = 0;
+
+	for (unsigned s = 0; s < sources; s++) {
+		memset(&src[s], 0, sizeof(src[s]));
+		src[s].fd = -1;
+	}
 	samples = calloc(SK__MAX_SAMPLES, sizeof(*samples));
-	if (samples == NULL || getrandom(&secret, sizeof(secret), 0) < 0)
-		return -ENOMEM;
+	if (samples == NULL || getrandom(&secret, sizeof(secret), 0) < 0) {
+		rc = -ENOMEM;
+		goto error;
+	}
 	for (unsigned s = 0; s < sources; s++) {
 		struct sockaddr_storage me;
 
-		memset(&src[s], 0, sizeof(src[s]));
 		src[s].fd = socket(sa->sa_family,
 				   SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (src[s].fd < 0)
-			return -errno;
+		if (src[s].fd < 0) {
+			rc = -errno;
+			goto error;
+		}
 		setsockopt(src[s].fd, SOL_SOCKET, SO_RCVBUF, &(int){ 1 << 20 },
 			   sizeof(int));
 		/* On IPv4 loopback each source gets its own address. */
@@ -159,11 +168,15 @@ static long sk__bench_ntp(const struct sockaddr *sa, unsigned sources,
 
 			m4->sin_family = AF_INET;
 			m4->sin_addr.s_addr = htonl(0x7f000101u + s);
-			if (bind(src[s].fd, (struct sockaddr *)m4, sizeof(*m4)))
-				return -errno;
+			if (bind(src[s].fd, (struct sockaddr *)m4, sizeof(*m4))) {
+				rc = -errno;
+				goto error;
+			}
 		}
-		if (connect(src[s].fd, sa, sk_sockaddr_len(sa)) != 0)
-			return -errno;
+		if (connect(src[s].fd, sa, sk_sockaddr_len(sa)) != 0) {
+			rc = -errno;
+			goto error;
+		}
 		p[s].fd = src[s].fd;
 		p[s].events = POLLIN;
 	}
@@ -256,8 +269,10 @@ static long sk__bench_ntp(const struct sockaddr *sa, unsigned sources,
 						(uint8_t)~bit;
 					if (c->inflight > 0)
 						c->inflight--;
-					if (r[1] == 0) {
-						/* stratum 0: a KoD, not a time */
+					if (r[1] == 0 && r[12] >= 'A' &&
+					    r[12] <= 'Z') {
+						/* stratum 0 with a kiss code:
+						 * a KoD, not a time */
 						(*bogus)++;
 						continue;
 					}
@@ -276,15 +291,18 @@ static long sk__bench_ntp(const struct sockaddr *sa, unsigned sources,
 		}
 	}
 	*last = sk__now();
-	for (unsigned s = 0; s < sources; s++)
-		close(src[s].fd);
 	if (ns > 0) {
 		qsort(samples, ns, sizeof(*samples), sk__cmp_i64);
 		*med = samples[ns / 2];
 		*p99 = samples[ns * 99 / 100];
 	}
+	rc = (long)got;
+error:
+	for (unsigned s = 0; s < sources; s++)
+		if (src[s].fd >= 0)
+			close(src[s].fd);
 	free(samples);
-	return (long)got;
+	return rc;
 }
 
 static int sk__tcp_open(const struct sockaddr *sa)
@@ -320,9 +338,15 @@ static long sk__bench_tcp(const struct sockaddr *sa, unsigned window,
 		for (unsigned i = 0; i < window; i++) {
 			ssize_t n;
 
-			if (p[i].fd >= 0 && p[i].revents == 0)
+			if (p[i].fd < 0) {
+				/* A reconnect failed: try again. */
+				p[i].fd = sk__tcp_open(sa);
+				failed++;
 				continue;
-			n = p[i].fd >= 0 ? recv(p[i].fd, buf, sizeof(buf), 0) : -1;
+			}
+			if (p[i].revents == 0)
+				continue;
+			n = recv(p[i].fd, buf, sizeof(buf), 0);
 			if (n > 0) {
 				bytes[i] += (size_t)n;
 				continue;

@@ -305,8 +305,9 @@ static int sk__bind_spec(struct sk_server *srv, const struct sk_spec *spec)
 
 				sk_sockaddr_str(sa, as, sizeof(as));
 				rc = sk_server_listen(srv, svc, t, sa, &bound);
-				if (rc == UV_EADDRNOTAVAIL && nhosts == 2 &&
-				    h == 1) {
+				if ((rc == UV_EADDRNOTAVAIL ||
+				     rc == UV_EAFNOSUPPORT) &&
+				    nhosts == 2 && h == 1) {
 					sk_log_warn(rc, "%s/%s %s: skipped",
 						    svc->name, tn, as);
 					continue;
@@ -370,7 +371,11 @@ int sk_cmd_serve(int argc, char **argv)
 			config = optarg;
 			break;
 		case 'q':
-			sk_log_quiet(1);
+			/* Applied with the other options, after the file. */
+			if (nset >= sizeof(set_key) / sizeof(set_key[0]))
+				return sk_usage_error("serve", "too many options");
+			set_key[nset] = "quiet";
+			set_val[nset++] = "1";
 			break;
 		case 'h':
 			return sk_help("serve");

@@ -35,7 +35,9 @@ static void sk__refid(const struct sk_ntp_pkt *p, char *buf, size_t cap)
 		for (int i = 3; i >= 0; i--) {
 			char ch = (char)(r >> (i * 8));
 
-			if (ch >= 0x20 && ch < 0x7f)
+			/* Printable, and nothing JSON or a terminal would
+			 * read as markup. */
+			if (ch > 0x20 && ch < 0x7f && ch != '"' && ch != '\\')
 				s[k++] = ch;
 		}
 		s[k] = '\0';
@@ -81,6 +83,14 @@ static int sk__ntp_report(const char *name, const uint8_t *buf, ssize_t n,
 		fprintf(stderr, "sockit: time: %s: server is not synchronised "
 				"(leap %u, stratum %u)\n",
 			name, p.leap, p.stratum);
+		return SK_EXIT_FAIL;
+	}
+	/* RFC 5905 8: a reply without receive or transmit time is bogus. */
+	if ((p.rx.sec == 0 && p.rx.frac == 0) ||
+	    (p.tx.sec == 0 && p.tx.frac == 0)) {
+		fprintf(stderr, "sockit: time: %s: the reply carries no receive "
+				"or transmit timestamp\n",
+			name);
 		return SK_EXIT_FAIL;
 	}
 	t2 = sk_ntp_ts_to_ns(p.rx, t1);

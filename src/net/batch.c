@@ -18,6 +18,7 @@
 #include <uv.h>
 
 #include "../proto/sk_limits.h"
+#include "log.h"
 #include "sockaddr.h"
 
 struct sk__worker {
@@ -28,12 +29,17 @@ struct sk__worker {
 	uv_timer_t tick;               /* once a second */
 	uv_async_t stop;               /* wakes the loop to stop */
 	int fd;                        /* the SO_REUSEPORT socket */
+	int loop_on;                   /* loop initialised */
+	int running;                   /* thread started */
 	void *state;                   /* the service's worker state */
 	struct sk_batch_stats st;      /* local counters */
 	_Atomic unsigned long shared[5]; /* st published for the main loop */
 	struct sk_dgram d[SK_BATCH_MSGS];          /* the batch */
 	uint8_t in[SK_BATCH_MSGS][SK_BATCH_IN];    /* request bytes */
-	char cmsg[SK_BATCH_MSGS][CMSG_SPACE(sizeof(struct timespec))];
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(struct timespec))];
+	} cmsg[SK_BATCH_MSGS];                     /* control data, aligned */
 };
 
 struct sk_batch {
@@ -79,8 +85,8 @@ static int sk__recv(struct sk__worker *w)
 		m[i].msg_hdr.msg_namelen = sizeof(w->d[i].peer);
 		m[i].msg_hdr.msg_iov = &iov[i];
 		m[i].msg_hdr.msg_iovlen = 1;
-		m[i].msg_hdr.msg_control = w->cmsg[i];
-		m[i].msg_hdr.msg_controllen = sizeof(w->cmsg[i]);
+		m[i].msg_hdr.msg_control = w->cmsg[i].buf;
+		m[i].msg_hdr.msg_controllen = sizeof(w->cmsg[i].buf);
 	}
 	n = recvmmsg(w->fd, m, SK_BATCH_MSGS, MSG_DONTWAIT, NULL);
 	if (n <= 0)
@@ -98,7 +104,8 @@ static int sk__recv(struct sk__worker *w)
 		for (c = CMSG_FIRSTHDR(&m[i].msg_hdr); c != NULL;
 		     c = CMSG_NXTHDR(&m[i].msg_hdr, c)) {
 			if (c->cmsg_level == SOL_SOCKET &&
-			    c->cmsg_type == SCM_TIMESTAMPNS) {
+			    c->cmsg_type == SCM_TIMESTAMPNS &&
+			    c->cmsg_len >= CMSG_LEN(sizeof(struct timespec))) {
 				struct timespec ts;
 
 				memcpy(&ts, CMSG_DATA(c), sizeof(ts));
@@ -160,8 +167,12 @@ static void sk__readable(uv_poll_t *p, int status, int events)
 	uint64_t spin_ns = (uint64_t)w->b->spin_us * 1000, idle_since, start;
 
 	(void)events;
-	if (status < 0)
+	if (status < 0) {
+		/* libuv stopped the poll; say so and watch the socket again. */
+		sk_log_warn(status, "ntp worker: socket error");
+		uv_poll_start(p, UV_READABLE, sk__readable);
 		return;
+	}
 	for (int round = 0; round < SK_BATCH_ROUNDS; round++) {
 		int n = sk__recv(w);
 
@@ -211,6 +222,13 @@ static void sk__stop_cb(uv_async_t *a)
 	uv_close((uv_handle_t *)&w->poll, NULL);
 	uv_close((uv_handle_t *)&w->tick, NULL);
 	uv_close((uv_handle_t *)&w->stop, NULL);
+}
+
+static void sk__close_any(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
 }
 
 static void sk__run(void *arg)
@@ -354,19 +372,37 @@ int sk_batch_start(const struct sk_batch_ops *ops, const struct sk_config *cfg,
 		return rc;
 	}
 	sk__steer(b->w[0]->fd, at.ss_family, b->n);
-	/* Every socket is bound: now start the threads. */
+	/* Every socket is bound: now start the threads. A worker that cannot
+	 * start takes the whole group down: its socket would sit in the
+	 * SO_REUSEPORT group and swallow its share of clients. */
 	for (i = 0; i < b->n; i++) {
 		struct sk__worker *w = b->w[i];
 
-		uv_loop_init(&w->loop);
-		uv_poll_init(&w->loop, &w->poll, w->fd);
+		rc = uv_loop_init(&w->loop);
+		if (rc == 0) {
+			w->loop_on = 1;
+			rc = uv_poll_init(&w->loop, &w->poll, w->fd);
+		}
+		if (rc == 0)
+			rc = uv_async_init(&w->loop, &w->stop, sk__stop_cb);
+		if (rc != 0)
+			break;
 		uv_timer_init(&w->loop, &w->tick);
-		uv_async_init(&w->loop, &w->stop, sk__stop_cb);
 		w->poll.data = w->tick.data = w->stop.data = w;
 		ops->worker_tick(w->state);
 		uv_poll_start(&w->poll, UV_READABLE, sk__readable);
 		uv_timer_start(&w->tick, sk__tick, 1000, 1000);
-		uv_thread_create(&w->thread, sk__run, w);
+		rc = uv_thread_create(&w->thread, sk__run, w);
+		if (rc != 0)
+			break;
+		w->running = 1;
+	}
+	if (rc != 0) {
+		struct sk_batch_stats ignored;
+
+		memset(&ignored, 0, sizeof(ignored));
+		sk_batch_stop(b, &ignored);
+		return rc;
 	}
 	if (bound != NULL)
 		*bound = at;
@@ -390,12 +426,20 @@ void sk_batch_stop(struct sk_batch *b, struct sk_batch_stats *sum)
 	unsigned long *s = (unsigned long *)sum;
 
 	for (unsigned i = 0; i < b->n; i++)
-		uv_async_send(&b->w[i]->stop);
+		if (b->w[i]->running)
+			uv_async_send(&b->w[i]->stop);
 	for (unsigned i = 0; i < b->n; i++) {
 		struct sk__worker *w = b->w[i];
 
-		uv_thread_join(&w->thread);
-		uv_loop_close(&w->loop);
+		if (w->running) {
+			uv_thread_join(&w->thread);
+		} else if (w->loop_on) {
+			/* Never ran: close what was opened, then the loop. */
+			uv_walk(&w->loop, sk__close_any, NULL);
+			uv_run(&w->loop, UV_RUN_DEFAULT);
+		}
+		if (w->loop_on)
+			uv_loop_close(&w->loop);
 		for (int k = 0; k < 5; k++)
 			s[k] += atomic_load_explicit(&w->shared[k],
 						     memory_order_relaxed);

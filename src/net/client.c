@@ -81,7 +81,10 @@ static int sk__wait(int fd, short events, int64_t deadline)
  * to the clock when the kernel gives no stamp. */
 static ssize_t sk__recv_stamped(int fd, void *buf, size_t cap, int64_t *ns)
 {
-	char control[CMSG_SPACE(sizeof(struct timespec))];
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(struct timespec))];
+	} control;
 	struct iovec iov = { buf, cap };
 	struct msghdr m;
 	struct cmsghdr *c;
@@ -90,15 +93,16 @@ static ssize_t sk__recv_stamped(int fd, void *buf, size_t cap, int64_t *ns)
 	memset(&m, 0, sizeof(m));
 	m.msg_iov = &iov;
 	m.msg_iovlen = 1;
-	m.msg_control = control;
-	m.msg_controllen = sizeof(control);
+	m.msg_control = control.buf;
+	m.msg_controllen = sizeof(control.buf);
 	n = recvmsg(fd, &m, MSG_DONTWAIT);
 	if (n < 0 || ns == NULL)
 		return n;
 	*ns = 0;
 	for (c = CMSG_FIRSTHDR(&m); c != NULL; c = CMSG_NXTHDR(&m, c)) {
 		if (c->cmsg_level == SOL_SOCKET &&
-		    c->cmsg_type == SCM_TIMESTAMPNS) {
+		    c->cmsg_type == SCM_TIMESTAMPNS &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(struct timespec))) {
 			struct timespec ts;
 
 			memcpy(&ts, CMSG_DATA(c), sizeof(ts));

@@ -42,6 +42,10 @@ struct sk_listener {
 	struct sk_batch *batch;        /* worker threads, for udp_batch */
 	struct sk_batch_stats bstats;  /* their counters, this interval */
 	int batched;                   /* served by batch workers */
+	struct sk_conn *spare;         /* accepts and closes a connection when
+					* memory runs out; libuv stops watching
+					* a listener whose callback accepts
+					* nothing */
 };
 
 struct sk_conn {
@@ -59,6 +63,7 @@ struct sk_conn {
 	unsigned reading : 1;          /* uv_read_start() in force */
 	unsigned eof : 1;              /* the peer has finished sending */
 	unsigned queued : 1;           /* on the server's ready list */
+	unsigned spare : 1;            /* the listener's spare, not freed */
 	struct sk_conn *rprev, *rnext; /* the ready list */
 	size_t inlen;                  /* bytes in in[] */
 	char in[SK_CONN_INBUF];        /* input not yet handled */
@@ -105,7 +110,10 @@ static void sk__stop(uv_signal_t *sig, int signum);
 /* A listener that failed to bind is freed in its close callback. */
 static void sk__lis_free(uv_handle_t *h)
 {
-	free(h->data);
+	struct sk_listener *l = h->data;
+
+	free(l->spare);
+	free(l);
 }
 
 const struct sk_config *sk_listener_config(const struct sk_listener *l)
@@ -182,7 +190,10 @@ static void sk__conn_free(uv_handle_t *h)
 	struct sk_conn *c = h->data;
 	struct sk_server *s = c->lis->srv;
 
-	free(c);
+	if (c->spare)
+		c->lis->spare = c;
+	else
+		free(c);
 	if (s->stopping && s->nconn == 0 && s->grace_on) {
 		s->grace_on = 0;
 		uv_close((uv_handle_t *)&s->grace, NULL);
@@ -450,8 +461,15 @@ static void sk__accept(uv_stream_t *server, int status)
 		return;
 	}
 	c = calloc(1, sizeof(*c));
+	if (c == NULL && l->spare != NULL) {
+		/* Out of memory: take the connection and close it at once. */
+		c = l->spare;
+		l->spare = NULL;
+		memset(c, 0, sizeof(*c));
+		c->spare = 1;
+	}
 	if (c == NULL)
-		return; /* the connection waits in the backlog */
+		return; /* the spare is closing: libuv waits for uv_accept */
 	c->lis = l;
 	uv_tcp_init(&s->loop, &c->tcp);
 	c->tcp.data = c;
@@ -465,7 +483,7 @@ static void sk__accept(uv_stream_t *server, int status)
 		sk__conn_close(c);
 		return;
 	}
-	if (s->nconn > s->cfg->max_conn) {
+	if (s->nconn > s->cfg->max_conn || c->spare) {
 		l->drop_conn++;
 		sk__conn_close(c);
 		return;
@@ -564,6 +582,8 @@ static unsigned sk__threads(const struct sk_config *cfg)
 		long c = sysconf(_SC_NPROCESSORS_ONLN);
 
 		n = c > 0 ? (unsigned)c : 1;
+		if (n > 64)
+			n = 64; /* as --ntp-threads allows */
 	}
 	return n;
 }
@@ -608,6 +628,7 @@ int sk_server_listen(struct sk_server *s, const struct sk_service *svc,
 		}
 		l->batched = 1;
 	} else if (transport == SK_TCP) {
+		l->spare = calloc(1, sizeof(*l->spare));
 		/* libuv sets SO_REUSEADDR on every TCP bind. */
 		uv_tcp_init(&s->loop, &l->u.tcp);
 		rc = uv_tcp_bind(&l->u.tcp, addr, v6 ? UV_TCP_IPV6ONLY : 0);
@@ -772,8 +793,10 @@ int sk_server_run(struct sk_server *s)
 
 	uv_run(&s->loop, UV_RUN_DEFAULT);
 	rc = uv_loop_close(&s->loop);
-	for (size_t i = 0; i < s->nlis; i++)
+	for (size_t i = 0; i < s->nlis; i++) {
+		free(s->lis[i]->spare);
 		free(s->lis[i]);
+	}
 	free(s);
 	return rc == 0 ? 0 : -1;
 }

@@ -109,8 +109,10 @@ int sk_ntp_check_request(const struct sk_ntp_pkt *req)
 		return SK_NTP_E_VERSION;
 	if (req->mode == SK_NTP_MODE_CLIENT)
 		return SK_NTP_MODE_SERVER;
+	/* The answer is mode 4 even then, as chrony's: a mode-0 reply would
+	 * itself pass this filter, and two servers could bounce it forever. */
 	if (req->version == 1 && req->mode == SK_NTP_MODE_RESERVED)
-		return SK_NTP_MODE_RESERVED;
+		return SK_NTP_MODE_SERVER;
 	return SK_NTP_E_MODE;
 }
 

@@ -132,9 +132,9 @@ void sk_ntp_encode(const struct sk_ntp_pkt *p, uint8_t out[SK_NTP_LEN]);
 /*
  * A server's filter, in chrony's order after the length: the version must
  * be 1 to 4, and the mode a client request (3), or 0 in version 1, which
- * RFC 1059 left reserved. Returns the mode to answer with (4, or 0 for a
- * version-1 request that carried mode 0), or a negative enum sk_ntp_err.
- * Modes 6 and 7 (control, monlist) are never answered.
+ * RFC 1059 left reserved. Returns the mode to answer with (always 4: a
+ * reply must never be something this filter accepts), or a negative enum
+ * sk_ntp_err. Modes 6 and 7 (control, monlist) are never answered.
  */
 int sk_ntp_check_request(const struct sk_ntp_pkt *req);
 

@@ -105,7 +105,9 @@ static void sk__ntp_tick(void *w)
 	memset(&tx, 0, sizeof(tx));
 	state = ntp_adjtime(&tx);
 	clock_gettime(CLOCK_REALTIME, &now);
-	if (state != TIME_ERROR && !(tx.status & STA_UNSYNC) &&
+	/* ntp_adjtime() fails (-1) where a sandbox forbids it: then nothing
+	 * is known, and nothing is claimed. */
+	if (state >= 0 && state != TIME_ERROR && !(tx.status & STA_UNSYNC) &&
 	    tx.maxerror < SK__MAXERR_US) {
 		c->leap = state == TIME_INS   ? SK_NTP_LEAP_INSERT
 			  : state == TIME_DEL ? SK_NTP_LEAP_DELETE

@@ -5,7 +5,7 @@
  * the length alone when that is wrong; a decoded packet re-encodes to the
  * input's first 48 bytes exactly, and its trailer is one the decoder may
  * accept. The request filter must agree with its definition (versions 1
- * to 4; mode 3 -> 4, or mode 0 -> 0 in version 1). For an accepted request
+ * to 4; mode 3, or mode 0 in version 1, -> 4). For an accepted request
  * the reply and the KoD are 48 bytes, never more than the request, carry
  * the request's transmit timestamp (input bytes 40..47) as their origin
  * (bytes 24..31), and decode again with the chosen mode.
@@ -85,7 +85,8 @@ static void check_answer(const uint8_t *out, size_t n, const uint8_t *req,
 		abort();
 	if (sk_ntp_decode(out, n, &q) != 0)
 		abort();
-	if (q.mode != SK_NTP_MODE_SERVER && q.mode != SK_NTP_MODE_RESERVED)
+	/* A reply is mode 4 and never passes the request filter itself. */
+	if (q.mode != SK_NTP_MODE_SERVER || sk_ntp_check_request(&q) >= 0)
 		abort();
 	if ((int)q.mode != mode || q.version != rp->version ||
 	    q.poll != rp->poll || q.n_ext != 0 || q.mac_len != 0)
@@ -125,7 +126,7 @@ static void fuzz_packet(const uint8_t *data, size_t size)
 	else if (p.mode == SK_NTP_MODE_CLIENT)
 		want = SK_NTP_MODE_SERVER;
 	else if (p.version == 1 && p.mode == SK_NTP_MODE_RESERVED)
-		want = SK_NTP_MODE_RESERVED;
+		want = SK_NTP_MODE_SERVER;
 	else
 		want = SK_NTP_E_MODE;
 	if (mode != want)

@@ -98,7 +98,7 @@ def test_unsynchronised_or_kernel_synced(serve):
 
 
 @pytest.mark.parametrize("version,mode,reply_mode", [
-    (1, 0, 0), (1, 3, 4), (2, 3, 4), (3, 3, 4), (4, 3, 4)])
+    (1, 0, 4), (1, 3, 4), (2, 3, 4), (3, 3, 4), (4, 3, 4)])
 def test_versions(ntp, version, mode, reply_mode):
     p = decode(ask(ntp.addr("ntp", "udp"), request(version=version, mode=mode)))
     assert (p["version"], p["mode"]) == (version, reply_mode)

@@ -424,7 +424,7 @@ static void test_check_request_matrix(void **state)
 			else if (mode == SK_NTP_MODE_CLIENT)
 				assert_int_equal(rc, SK_NTP_MODE_SERVER);
 			else if (vn == 1 && mode == SK_NTP_MODE_RESERVED)
-				assert_int_equal(rc, SK_NTP_MODE_RESERVED);
+				assert_int_equal(rc, SK_NTP_MODE_SERVER);
 			else
 				assert_int_equal(rc, SK_NTP_E_MODE);
 		}
@@ -529,13 +529,20 @@ static void test_reply_echoes(void **state)
 		}
 	}
 
-	/* Version 1, mode 0: answered in mode 0. */
+	/* Version 1, mode 0: answered in mode 4, never mode 0, which would
+	 * pass the filter again and could bounce between two servers. */
 	header(b, lvm(0, 1, 0));
 	assert_int_equal(decode(b, sizeof(b), &req), 0);
-	assert_int_equal(sk_ntp_check_request(&req), SK_NTP_MODE_RESERVED);
+	assert_int_equal(sk_ntp_check_request(&req), SK_NTP_MODE_SERVER);
 	out = sk_guard_buf(SK_NTP_LEN);
-	sk_ntp_reply(&req, SK_NTP_MODE_RESERVED, &clk, rx, out);
-	assert_int_equal(out[0], lvm(0, 1, 0));
+	sk_ntp_reply(&req, sk_ntp_check_request(&req), &clk, rx, out);
+	assert_int_equal(out[0], lvm(0, 1, 4));
+	{
+		struct sk_ntp_pkt back;
+
+		assert_int_equal(decode(out, SK_NTP_LEN, &back), 0);
+		assert_true(sk_ntp_check_request(&back) < 0);
+	}
 	assert_memory_equal(out + 24, b + 40, 8);
 }
 
@@ -606,12 +613,12 @@ static void test_kod(void **state)
 	assert_int_equal(kod.org.sec, req.tx.sec);
 	assert_int_equal(kod.org.frac, req.tx.frac);
 
-	/* Version 1, mode 0 gets a mode-0 KoD. */
+	/* Version 1, mode 0 gets a mode-4 KoD. */
 	header(b, lvm(0, 1, 0));
 	assert_int_equal(decode(b, sizeof(b), &req), 0);
 	out = sk_guard_buf(SK_NTP_LEN);
 	sk_ntp_kod(&req, sk_ntp_check_request(&req), "DENY", out);
-	assert_int_equal(out[0], lvm(3, 1, 0));
+	assert_int_equal(out[0], lvm(3, 1, 4));
 	assert_memory_equal(out + 12, "DENY", 4);
 	assert_memory_equal(out + 24, b + 40, 8);
 }
