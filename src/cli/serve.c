@@ -237,14 +237,25 @@ static int sk__ini_line(void *user, const char *section, const char *name,
 	return sk__set(ini->cfg, key, value, ini->err, sizeof(ini->err)) == 0;
 }
 
-/* Raise the open-file limit to the hard limit, for many idle peers. */
-static void sk__raise_nofile(void)
+/* Raise the open-file limit to the hard limit, for many idle peers, and
+ * keep --max-conn within it (with room for listeners and workers). */
+static void sk__raise_nofile(struct sk_config *cfg)
 {
 	struct rlimit rl;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 256 &&
+	    cfg->max_conn > rl.rlim_cur - 256) {
+		sk_log_warnx("serve: --max-conn %u is over the open-file limit; "
+			     "using %lu",
+			     cfg->max_conn, (unsigned long)(rl.rlim_cur - 256));
+		cfg->max_conn = (unsigned)(rl.rlim_cur - 256);
 	}
 }
 
@@ -426,7 +437,7 @@ int sk_cmd_serve(int argc, char **argv)
 	}
 
 	tzset();
-	sk__raise_nofile();
+	sk__raise_nofile(&cfg);
 	srv = sk_server_new(&cfg);
 	if (srv == NULL) {
 		sk_log_warnx("serve: out of memory");

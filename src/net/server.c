@@ -38,6 +38,8 @@ struct sk_listener {
 	unsigned long drop_rate;       /* datagrams over the rate, this interval */
 	unsigned long drop_bad;        /* malformed or unsendable, this interval */
 	unsigned long drop_conn;       /* connections over max_conn */
+	unsigned long accept_err;      /* failed accepts, this interval */
+	int last_err;                  /* the last of them */
 	unsigned pending;              /* queued UDP replies */
 	struct sk_batch *batch;        /* worker threads, for udp_batch */
 	struct sk_batch_stats bstats;  /* their counters, this interval */
@@ -457,7 +459,10 @@ static void sk__accept(uv_stream_t *server, int status)
 	struct sk_conn *c;
 
 	if (status < 0) {
-		sk_log_warn(status, "%s: accept", l->name);
+		/* Counted, not logged: EMFILE under a flood would flood the
+		 * log too. */
+		l->accept_err++;
+		l->last_err = status;
 		return;
 	}
 	c = calloc(1, sizeof(*c));
@@ -690,6 +695,11 @@ static void sk__summary(struct sk_server *s, unsigned secs)
 				     b->limited, b->kod, b->unsent);
 			memset(b, 0, sizeof(*b));
 			continue;
+		}
+		if (l->accept_err > 0) {
+			sk_log_warn(l->last_err, "%s: %lu failed accepts in %us, "
+				    "the last", l->name, l->accept_err, secs);
+			l->accept_err = 0;
 		}
 		if (l->drop_rate + l->drop_bad + l->drop_conn == 0)
 			continue;
