@@ -14,6 +14,7 @@
 #include "server.h"
 
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -86,6 +87,8 @@ struct sk_server {
 	int tick_on;                    /* tick timer open */
 	int grace_on;                   /* grace timer open */
 	uv_idle_t more;                 /* runs connections with input left */
+	struct sk_conn *cache;          /* freed connections kept for reuse */
+	unsigned ncache;                /* how many */
 	struct sk_conn *rhead, *rtail;  /* those connections, in order */
 	size_t nready;                  /* how many */
 	struct sk_rl rl;                /* UDP rate limiter, all services */
@@ -192,10 +195,15 @@ static void sk__conn_free(uv_handle_t *h)
 	struct sk_conn *c = h->data;
 	struct sk_server *s = c->lis->srv;
 
-	if (c->spare)
+	if (c->spare) {
 		c->lis->spare = c;
-	else
+	} else if (s->ncache < SK_CONN_CACHE) {
+		c->next = s->cache;
+		s->cache = c;
+		s->ncache++;
+	} else {
 		free(c);
+	}
 	if (s->stopping && s->nconn == 0 && s->grace_on) {
 		s->grace_on = 0;
 		uv_close((uv_handle_t *)&s->grace, NULL);
@@ -465,7 +473,19 @@ static void sk__accept(uv_stream_t *server, int status)
 		l->last_err = status;
 		return;
 	}
-	c = calloc(1, sizeof(*c));
+	/* Reuse a freed connection when there is one: malloc and free of
+	 * these 4 KiB blocks at tens of thousands a second cost more than the
+	 * rest of the accept. Only the fields before the input buffer need
+	 * clearing. */
+	if (s->cache != NULL) {
+		c = s->cache;
+		s->cache = c->next;
+		s->ncache--;
+	} else {
+		c = malloc(sizeof(*c));
+	}
+	if (c != NULL)
+		memset(c, 0, offsetof(struct sk_conn, in));
 	if (c == NULL && l->spare != NULL) {
 		/* Out of memory: take the connection and close it at once. */
 		c = l->spare;
@@ -806,6 +826,12 @@ int sk_server_run(struct sk_server *s)
 	for (size_t i = 0; i < s->nlis; i++) {
 		free(s->lis[i]->spare);
 		free(s->lis[i]);
+	}
+	while (s->cache != NULL) {
+		struct sk_conn *c = s->cache;
+
+		s->cache = c->next;
+		free(c);
 	}
 	free(s);
 	return rc == 0 ? 0 : -1;

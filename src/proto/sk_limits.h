@@ -37,6 +37,9 @@
  * peer that pipelines requests but never reads the replies. */
 #define SK_CONN_MAX_WQUEUE (64 * 1024)
 
+/* Closed TCP connections kept for reuse (about 4.5 KiB each). */
+#define SK_CONN_CACHE 256
+
 /* Concurrent TCP connections per daemon; beyond it, new ones are closed. */
 #define SK_CONN_MAX_DEFAULT 4096
 
