@@ -18,6 +18,7 @@
 #include <uv.h>
 
 #include "../proto/sk_limits.h"
+#include "client.h"
 #include "log.h"
 #include "sockaddr.h"
 
@@ -49,14 +50,6 @@ struct sk_batch {
 	unsigned n;                     /* workers */
 	struct sk__worker *w[];         /* them */
 };
-
-static int64_t sk__now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void sk__publish(struct sk__worker *w)
 {
@@ -114,7 +107,7 @@ static int sk__recv(struct sk__worker *w)
 			}
 		}
 		if (d->rx_ns == 0)
-			d->rx_ns = sk__now_ns();
+			d->rx_ns = sk_realtime_ns();
 	}
 	return n;
 }
@@ -147,7 +140,7 @@ static void sk__send(struct sk__worker *w, int n)
 		int chunk = k - sent < SK_BATCH_TX ? k - sent : SK_BATCH_TX;
 		int rc;
 
-		w->b->ops->stamp(w->state, r + sent, (size_t)chunk, sk__now_ns());
+		w->b->ops->stamp(w->state, r + sent, (size_t)chunk, sk_realtime_ns());
 		rc = sendmmsg(w->fd, m + sent, (unsigned)chunk, 0);
 		if (rc > 0) {
 			sent += rc;

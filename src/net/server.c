@@ -568,7 +568,8 @@ static void sk__udp_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf,
 	struct sk_server *s = l->srv;
 	struct sk_rl_key key;
 	char out[SK_TIMEFMT_MAX_OUT];
-	int len;
+	const uint8_t *addr;
+	int len, v6;
 
 	if (from == NULL || n < 0)
 		return; /* nothing more to read, or a transient error */
@@ -578,12 +579,8 @@ static void sk__udp_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf,
 		l->drop_bad++;
 		return;
 	}
-	if (from->sa_family == AF_INET6)
-		sk_rl_key_make(&key, ((const struct sockaddr_in6 *)from)
-				      ->sin6_addr.s6_addr, 1);
-	else
-		sk_rl_key_make(&key, (const uint8_t *)&((const struct sockaddr_in *)
-						       from)->sin_addr, 0);
+	addr = sk_sockaddr_bytes(from, &v6);
+	sk_rl_key_make(&key, addr, v6);
 	if (!sk_rl_allow(&s->rl, &key, uv_hrtime())) {
 		l->drop_rate++;
 		return;

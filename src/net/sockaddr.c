@@ -42,6 +42,14 @@ uint16_t sk_sockaddr_port(const struct sockaddr *sa)
 	return 0;
 }
 
+const uint8_t *sk_sockaddr_bytes(const struct sockaddr *sa, int *v6)
+{
+	*v6 = sa->sa_family == AF_INET6;
+	if (*v6)
+		return ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+	return (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
+}
+
 socklen_t sk_sockaddr_len(const struct sockaddr *sa)
 {
 	return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)

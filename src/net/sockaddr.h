@@ -21,6 +21,10 @@ void sk_sockaddr_parts(const struct sockaddr *sa, char *addr, size_t acap,
 /* The port of an AF_INET or AF_INET6 address. */
 uint16_t sk_sockaddr_port(const struct sockaddr *sa);
 
+/* The raw address bytes of an AF_INET (4 bytes) or AF_INET6 (16 bytes)
+ * address, for rate limiting and access control; *v6 tells which. */
+const uint8_t *sk_sockaddr_bytes(const struct sockaddr *sa, int *v6);
+
 /* The size of sa by its family. */
 socklen_t sk_sockaddr_len(const struct sockaddr *sa);
 

@@ -26,10 +26,10 @@
 #include <sys/timex.h>
 #include <time.h>
 
-#include <netinet/in.h>
 #include <uv.h>
 
 #include "../net/batch.h"
+#include "../net/sockaddr.h"
 #include "../proto/acl.h"
 #include "../proto/ntp.h"
 #include "../proto/ratelimit.h"
@@ -145,17 +145,6 @@ static uint64_t sk__rand(struct sk__ntp *n)
 	return n->rng = x;
 }
 
-/* The source address as bytes, for access control and rate limiting. */
-static const uint8_t *sk__addr(const struct sk_dgram *d, int *v6)
-{
-	if (d->peer.ss_family == AF_INET6) {
-		*v6 = 1;
-		return ((const struct sockaddr_in6 *)&d->peer)->sin6_addr.s6_addr;
-	}
-	*v6 = 0;
-	return (const uint8_t *)&((const struct sockaddr_in *)&d->peer)->sin_addr;
-}
-
 static void sk__ntp_handle(void *w, struct sk_dgram *d, size_t n,
 			   struct sk_batch_stats *st)
 {
@@ -178,7 +167,7 @@ static void sk__ntp_handle(void *w, struct sk_dgram *d, size_t n,
 			continue;
 		}
 		/* 3. access */
-		a = sk__addr(&d[i], &v6);
+		a = sk_sockaddr_bytes((const struct sockaddr *)&d[i].peer, &v6);
 		if (!sk_acl_allows(&nc->allow, a, v6)) {
 			st->denied++;
 			continue;

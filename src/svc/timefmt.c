@@ -11,7 +11,6 @@
  */
 #include "svc_timefmt.h"
 
-#include <string.h>
 
 #include "../net/server.h"
 #include "../proto/line.h"
