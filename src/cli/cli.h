@@ -7,7 +7,11 @@
 #define SK_EXIT_FAIL 1
 #define SK_EXIT_USAGE 2
 
+#include <stdio.h>
+
 int sk_cmd_serve(int argc, char **argv);
+/* `sockit help serve`, built from every service's declarations. */
+void sk_serve_help(FILE *f);
 int sk_cmd_welcome(int argc, char **argv);
 int sk_cmd_time(int argc, char **argv);
 int sk_cmd_bench(int argc, char **argv);

@@ -20,28 +20,27 @@ struct sk_cmd {
 	int (*run)(int argc, char **argv); /* its entry point */
 	const char *summary;             /* one line for the overview */
 	const char *help;                /* `sockit help NAME` */
+	void (*help_fn)(FILE *f);        /* or this prints it */
 };
 
 static int sk__cmd_help(int argc, char **argv);
 
 static const struct sk_cmd sk__cmds[] = {
-	{ "serve", sk_cmd_serve, "run the daemon",
-#include "help_serve.inc"
-	},
+	{ "serve", sk_cmd_serve, "run the daemon", NULL, sk_serve_help },
 	{ "welcome", sk_cmd_welcome, "print a welcome server's banner",
 #include "help_welcome.inc"
-	},
+	  , NULL },
 	{ "time", sk_cmd_time, "ask a time server (timefmt, daytime, RFC 868, NTP)",
 #include "help_time.inc"
-	},
+	  , NULL },
 	{ "bench", sk_cmd_bench, "load-test a server (bounded in count and time)",
 #include "help_bench.inc"
-	},
+	  , NULL },
 	{ "help", sk__cmd_help, "show help for a command",
 	  "usage: sockit help [COMMAND]\n"
 	  "\n"
-	  "Show the overview, or the help of one command.\n" },
-	{ NULL, NULL, NULL, NULL },
+	  "Show the overview, or the help of one command.\n", NULL },
+	{ NULL, NULL, NULL, NULL, NULL },
 };
 
 int sk_help(const char *cmd)
@@ -63,7 +62,10 @@ int sk_help(const char *cmd)
 	}
 	for (const struct sk_cmd *c = sk__cmds; c->name; c++) {
 		if (strcmp(c->name, cmd) == 0) {
-			fputs(c->help, stdout);
+			if (c->help_fn != NULL)
+				c->help_fn(stdout);
+			else
+				fputs(c->help, stdout);
 			return SK_EXIT_OK;
 		}
 	}

@@ -1,7 +1,20 @@
 /*
- * serve.c: `sockit serve`. Settings come from the embedded defaults, then
- * the config file (--config), then the command line; all three go through
- * one setter, so a key means the same thing everywhere.
+ * serve.c: `sockit serve`.
+ *
+ * Settings come from the embedded defaults, then the config file
+ * (--config), then the command line. Every key is declared once
+ * (struct sk_opt): the daemon's own keys here, the limits every service
+ * has in src/net/settings.c, and each service's keys in its own file.
+ * The getopt table, the config-file sections and `sockit help serve` are
+ * all built from those declarations, so this file names no service.
+ *
+ * Where a key is written:
+ *   command line  --KEY (daemon keys; limits for every service; keys a
+ *                 service marks SK_OPT_BARE), --SERVICE-KEY (one service)
+ *   config file   [serve] KEY or SERVICE-KEY, [SERVICE] KEY
+ * Precedence: the file before the command line; within each, keys for
+ * every service before keys for one, so `--idle-timeout 60
+ * --chat-idle-timeout 0` means what it says in any order.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -20,46 +33,201 @@
 
 #include "../net/log.h"
 #include "../net/server.h"
+#include "../net/settings.h"
 #include "../net/sockaddr.h"
-#include "../proto/acl.h"
 #include "../proto/addr.h"
-#include "../proto/banner.h"
+#include "../svc/services.h"
 #include "cli.h"
+
+/* Assignments kept until every source has been read. */
+#define SK__MAX_SETS 512
+/* Command-line option names we build. */
+#define SK__MAX_KEYS 512
+
+/* The daemon's own settings. */
+struct sk__daemon {
+	char user[64];          /* drop privileges to this user, or "" */
+	unsigned quiet;         /* 1: log only problems */
+	unsigned log_interval;  /* seconds between drop summaries */
+	unsigned max_output;    /* bytes queued for all TCP peers */
+};
+
+#define SK__D(f) offsetof(struct sk__daemon, f)
+
+static const struct sk_opt sk__daemon_opts[] = {
+	{ .name = "user", .type = SK_OPT_STR, .off = SK__D(user),
+	  .size = sizeof(((struct sk__daemon *)0)->user), .arg = "USER",
+	  .help = "drop privileges to USER after binding", .short_opt = 'u' },
+	{ .name = "quiet", .type = SK_OPT_UINT, .off = SK__D(quiet), .max = 1,
+	  .def = "0", .arg = "0|1",
+	  .help = "log only problems (-q on the command line)",
+	  .flags = SK_OPT_FILEONLY },
+	SK_OPT_NUM(SK_OPT_UINT, "log-interval", SK__D(log_interval), 1, 86400, "10", "S",
+		   "seconds between drop summaries"),
+	SK_OPT_NUM(SK_OPT_UINT, "max-output-total", SK__D(max_output), 65536, 4095u * 1024 * 1024, "67108864", "BYTES",
+		   "output queued for all TCP peers together; a write\n"
+	  "that would go over closes its peer"),
+	SK_OPT_END,
+};
+
+/* What a key names. */
+enum sk__kind { SK__DAEMON, SK__LIMIT, SK__SVC };
+
+/* One setting, checked and kept for its turn (see the file comment). */
+struct sk__set {
+	enum sk__kind kind;     /* what it sets */
+	int svc;                /* index in sk_services; -1: every service */
+	const struct sk_opt *o; /* the declaration */
+	char *val;              /* the value (owned) */
+	int pass;               /* 0 file/all, 1 file/one, 2 argv/all, 3
+				 * argv/one */
+};
 
 /* The listener specs to serve, from the command line or the config. */
 struct sk__specs {
 	struct sk_spec spec[SK_MAX_LISTENERS]; /* parsed specs */
-	const char *text[SK_MAX_LISTENERS];    /* as written, for errors */
 	size_t n;                              /* how many */
 };
 
-/* What the config-file reader carries between calls. */
-struct sk__ini {
-	struct sk_config *cfg;   /* settings being filled */
-	struct sk__specs *specs; /* `service =` lines */
-	char err[256];           /* the first error */
-	char texts[SK_MAX_LISTENERS][128]; /* copies of spec lines */
+/* Everything `serve` gathers before it starts. */
+struct sk__serve {
+	struct sk__daemon daemon;          /* daemon settings */
+	struct sk__set set[SK__MAX_SETS];  /* service and limit settings */
+	size_t nset;                       /* how many */
+	void *scratch[SK_MAX_LISTENERS];   /* per service, for checking */
+	struct sk_svc_limits lscratch;     /* for checking limits */
+	struct sk__specs file_specs;       /* `service =` lines */
+	struct sk__specs specs;            /* what to serve */
+	int in_file;                       /* reading the config file */
+	char err[256];                     /* the first error (file) */
 };
 
-static void sk__defaults(struct sk_config *cfg)
+/* ---- looking keys up ---- */
+
+static size_t sk__nsvc(void)
 {
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->banner_len = (size_t)sk_banner_compile(
-		SK_BANNER_DEFAULT, cfg->banner, sizeof(cfg->banner));
-	cfg->udp_rate.rate = 20;
-	cfg->udp_rate.burst = 40;
-	cfg->udp_global.rate = 10000;
-	cfg->udp_global.burst = 10000;
-	cfg->log_interval = 10;
-	cfg->max_conn = SK_CONN_MAX_DEFAULT;
-	cfg->idle_timeout = SK_CONN_IDLE_DEFAULT;
-	/* chrony's `ratelimit` defaults. */
-	cfg->ntp.ratelimit = 1;
-	cfg->ntp.interval = 3;
-	cfg->ntp.burst = 8;
-	cfg->ntp.leak = 2;
-	cfg->ntp.stratum = 2;
+	size_t n = 0;
+
+	while (sk_services[n] != NULL)
+		n++;
+	return n;
 }
+
+/*
+ * Find what key names, seen in section sect (NULL: the command line;
+ * "serve"; or a service's name). Fills kind, svc and o; returns 0, or -1
+ * when nothing is called that.
+ */
+static int sk__lookup(const char *sect, const char *key, enum sk__kind *kind,
+		      int *svc, const struct sk_opt **o)
+{
+	int general = sect == NULL || strcmp(sect, "serve") == 0;
+
+	if (general) {
+		if ((*o = sk_opt_find(sk__daemon_opts, key)) != NULL) {
+			*kind = SK__DAEMON;
+			*svc = -1;
+			return 0;
+		}
+		if ((*o = sk_opt_find(sk_limit_opts, key)) != NULL) {
+			*kind = SK__LIMIT;
+			*svc = -1;
+			return 0;
+		}
+		/* BARE keys of a service, and SERVICE-KEY. */
+		for (int i = 0; sk_services[i] != NULL; i++) {
+			const struct sk_service *d = sk_services[i];
+			size_t n = strlen(d->name);
+
+			*o = sk_opt_find(d->opts, key);
+			if (*o != NULL && ((*o)->flags & SK_OPT_BARE)) {
+				*kind = SK__SVC;
+				*svc = i;
+				return 0;
+			}
+			if (strncmp(key, d->name, n) != 0 || key[n] != '-')
+				continue;
+			*svc = i;
+			if ((*o = sk_opt_find(d->opts, key + n + 1)) != NULL) {
+				*kind = SK__SVC;
+				return 0;
+			}
+			if ((*o = sk_opt_find(sk_limit_opts, key + n + 1)) != NULL) {
+				*kind = SK__LIMIT;
+				return 0;
+			}
+		}
+		return -1;
+	}
+	for (int i = 0; sk_services[i] != NULL; i++) {
+		if (strcmp(sk_services[i]->name, sect) != 0)
+			continue;
+		*svc = i;
+		if ((*o = sk_opt_find(sk_services[i]->opts, key)) != NULL) {
+			*kind = SK__SVC;
+			return 0;
+		}
+		if ((*o = sk_opt_find(sk_limit_opts, key)) != NULL) {
+			*kind = SK__LIMIT;
+			return 0;
+		}
+		return -1;
+	}
+	return -1;
+}
+
+/* Check a value now (so that an error can name its line) and keep it
+ * for later. Returns 0, or -1 with a message in err. */
+static int sk__assign(struct sk__serve *sv, enum sk__kind kind, int svc,
+		      const struct sk_opt *o, const char *val, char *err,
+		      size_t cap)
+{
+	char e[200];
+	void *target;
+	struct sk__set *st;
+
+	switch (kind) {
+	case SK__DAEMON:
+		if (sk_opt_set(o, &sv->daemon, val, e, sizeof(e)) != 0)
+			goto bad;
+		return 0; /* applied now: the file comes first anyway */
+	case SK__LIMIT:
+		target = &sv->lscratch;
+		break;
+	case SK__SVC:
+	default:
+		target = sv->scratch[svc];
+		break;
+	}
+	if (sk_opt_set(o, target, val, e, sizeof(e)) != 0)
+		goto bad;
+	if (sv->nset >= SK__MAX_SETS) {
+		snprintf(err, cap, "%s: more than %d settings", o->name,
+			 SK__MAX_SETS);
+		return -1;
+	}
+	st = &sv->set[sv->nset];
+	st->val = strdup(val);
+	if (st->val == NULL) {
+		snprintf(err, cap, "out of memory");
+		return -1;
+	}
+	st->kind = kind;
+	st->svc = svc;
+	st->o = o;
+	st->pass = (sv->in_file ? 0 : 2) + (svc >= 0 ? 1 : 0);
+	sv->nset++;
+	return 0;
+bad:
+	if (svc >= 0 && !(o->flags & SK_OPT_BARE))
+		snprintf(err, cap, "%s-%s: %s", sk_services[svc]->name, o->name,
+			 e);
+	else
+		snprintf(err, cap, "%s: %s", o->name, e);
+	return -1;
+}
+
+/* ---- specs ---- */
 
 static int sk__add_spec(struct sk__specs *sp, const char *text, char *err,
 			size_t errcap)
@@ -98,165 +266,247 @@ static int sk__add_spec(struct sk__specs *sp, const char *text, char *err,
 			 svc->name, s->transports == SK_TCP ? "tcp" : "udp");
 		return -1;
 	}
-	sp->text[sp->n++] = text;
+	sp->n++;
 	return 0;
 }
 
-/* Apply one setting. Returns 0, or -1 with a message in err. */
-static int sk__set(struct sk_config *cfg, const char *key, const char *val,
-		   char *err, size_t errcap)
-{
-	unsigned long v;
-	int rc;
-
-	if (strcmp(key, "banner") == 0) {
-		rc = sk_banner_compile(val, cfg->banner, sizeof(cfg->banner));
-		if (rc < 0) {
-			snprintf(err, errcap, "banner: %s", sk_banner_strerror(rc));
-			return -1;
-		}
-		cfg->banner_len = (size_t)rc;
-		return 0;
-	}
-	if (strcmp(key, "quiet") == 0) {
-		if (sk_parse_uint(val, 0, 1, &v) != 0) {
-			snprintf(err, errcap, "quiet: '%s' is not 0 or 1", val);
-			return -1;
-		}
-		sk_log_quiet((int)v);
-		return 0;
-	}
-	if (strcmp(key, "ntp-allow") == 0) {
-		struct sk_cidr c;
-
-		if (sk_cidr_parse(val, &c) != 0) {
-			snprintf(err, errcap, "ntp-allow: '%s' is not ADDR or "
-				 "ADDR/BITS", val);
-			return -1;
-		}
-		if (sk_acl_add(&cfg->ntp.allow, &c) != 0) {
-			snprintf(err, errcap, "ntp-allow: more than %d entries",
-				 SK_ACL_MAX);
-			return -1;
-		}
-		return 0;
-	}
-	if (strcmp(key, "ntp-interval") == 0) {
-		char *end;
-		long iv;
-
-		errno = 0;
-		iv = strtol(val, &end, 10);
-		if (errno != 0 || end == val || *end != '\0' || iv < -19 ||
-		    iv > 12) {
-			snprintf(err, errcap, "ntp-interval: '%s' is not a "
-				 "whole number from -19 to 12", val);
-			return -1;
-		}
-		cfg->ntp.interval = (int)iv;
-		return 0;
-	}
-	if (strcmp(key, "user") == 0) {
-		if (strlen(val) >= sizeof(cfg->user) || val[0] == '\0') {
-			snprintf(err, errcap, "user: bad user name '%s'", val);
-			return -1;
-		}
-		memcpy(cfg->user, val, strlen(val) + 1);
-		return 0;
-	}
-	struct {
-		const char *key;
-		unsigned long min, max;
-		uint32_t *u32;
-		unsigned *u;
-	} nums[] = {
-		{ "rate", 0, 1000000, &cfg->udp_rate.rate, NULL },
-		{ "burst", 1, 1000000, &cfg->udp_rate.burst, NULL },
-		{ "global-rate", 0, 100000000, &cfg->udp_global.rate, NULL },
-		{ "global-burst", 1, 100000000, &cfg->udp_global.burst, NULL },
-		{ "log-interval", 1, 86400, NULL, &cfg->log_interval },
-		{ "max-conn", 1, 1000000, NULL, &cfg->max_conn },
-		{ "idle-timeout", 0, 86400, NULL, &cfg->idle_timeout },
-		{ "ntp-threads", 0, 64, NULL, &cfg->ntp.threads },
-		{ "ntp-busy-poll", 0, 1000000, NULL, &cfg->ntp.busy_poll },
-		{ "ntp-ratelimit", 0, 1, NULL, (unsigned *)&cfg->ntp.ratelimit },
-		{ "ntp-burst", 1, 255, NULL, &cfg->ntp.burst },
-		{ "ntp-leak", 1, 4, NULL, &cfg->ntp.leak },
-		{ "ntp-local-stratum", 0, 15, NULL, &cfg->ntp.local_stratum },
-		{ "ntp-stratum", 1, 15, NULL, &cfg->ntp.stratum },
-	};
-	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
-		if (strcmp(key, nums[i].key) != 0)
-			continue;
-		if (sk_parse_uint(val, nums[i].min, nums[i].max, &v) != 0) {
-			snprintf(err, errcap,
-				 "%s: '%s' is not a whole number from %lu to %lu",
-				 key, val, nums[i].min, nums[i].max);
-			return -1;
-		}
-		if (nums[i].u32 != NULL)
-			*nums[i].u32 = (uint32_t)v;
-		else
-			*nums[i].u = (unsigned)v;
-		return 0;
-	}
-	snprintf(err, errcap, "unknown setting '%s'", key);
-	return -1;
-}
+/* ---- the config file ---- */
 
 static int sk__ini_line(void *user, const char *section, const char *name,
 			const char *value)
 {
-	struct sk__ini *ini = user;
+	struct sk__serve *sv = user;
+	const struct sk_opt *o;
+	enum sk__kind kind;
 	char key[64];
+	int svc;
 	size_t i;
 
-	if (ini->err[0] != '\0')
+	if (sv->err[0] != '\0')
 		return 0;
-	if (strcmp(section, "serve") != 0) {
-		snprintf(ini->err, sizeof(ini->err),
-			 "unknown section [%s] (sockit reads [serve])", section);
+	if (strcmp(section, "serve") != 0 &&
+	    sk_service_find(section) == NULL) {
+		snprintf(sv->err, sizeof(sv->err),
+			 "unknown section [%s] (sockit reads [serve] and one "
+			 "per service)", section);
 		return 0;
 	}
 	/* Keys may use '_' or '-'. */
 	for (i = 0; name[i] != '\0' && i < sizeof(key) - 1; i++)
 		key[i] = name[i] == '_' ? '-' : name[i];
 	key[i] = '\0';
-	if (strcmp(key, "service") == 0) {
-		char *t = ini->texts[ini->specs->n % SK_MAX_LISTENERS];
-
-		if (strlen(value) >= sizeof(ini->texts[0])) {
-			snprintf(ini->err, sizeof(ini->err),
-				 "service: '%.40s...' is too long", value);
-			return 0;
-		}
-		memcpy(t, value, strlen(value) + 1);
-		return sk__add_spec(ini->specs, t, ini->err,
-				    sizeof(ini->err)) == 0;
+	if (strcmp(section, "serve") == 0 && strcmp(key, "service") == 0)
+		return sk__add_spec(&sv->file_specs, value, sv->err,
+				    sizeof(sv->err)) == 0;
+	if (sk__lookup(section, key, &kind, &svc, &o) != 0) {
+		snprintf(sv->err, sizeof(sv->err), "unknown setting '%s'", key);
+		return 0;
 	}
-	return sk__set(ini->cfg, key, value, ini->err, sizeof(ini->err)) == 0;
+	return sk__assign(sv, kind, svc, o, value, sv->err,
+			  sizeof(sv->err)) == 0;
 }
 
+/* ---- the command line ---- */
+
+/* What each long option we built stands for. */
+struct sk__key {
+	enum sk__kind kind;     /* what it sets */
+	int svc;                /* service index, or -1 */
+	const struct sk_opt *o; /* the declaration */
+};
+
+/* Build getopt's table from every declaration. Option values from 256
+ * up index keys[]; the short forms are their letters. */
+static int sk__options(struct option *opts, struct sk__key *keys,
+		       char (*names)[64], char *shorts, size_t cap)
+{
+	size_t n = 0, ns = 0;
+
+#define SK__ADD(nm, k, sv, op)                                               \
+	do {                                                                 \
+		if (n + 5 >= cap)                                            \
+			return -1;                                           \
+		snprintf(names[n], 64, "%s", nm);                            \
+		opts[n].name = names[n];                                     \
+		opts[n].has_arg = required_argument;                         \
+		opts[n].flag = NULL;                                         \
+		opts[n].val = 256 + (int)n;                                  \
+		keys[n].kind = (k);                                          \
+		keys[n].svc = (sv);                                          \
+		keys[n].o = (op);                                            \
+		n++;                                                         \
+	} while (0)
+
+	for (const struct sk_opt *o = sk__daemon_opts; o->name; o++)
+		if (!(o->flags & SK_OPT_FILEONLY))
+			SK__ADD(o->name, SK__DAEMON, -1, o);
+	for (const struct sk_opt *o = sk_limit_opts; o->name; o++)
+		SK__ADD(o->name, SK__LIMIT, -1, o);
+	for (int i = 0; sk_services[i] != NULL; i++) {
+		const struct sk_service *d = sk_services[i];
+		char nm[64];
+
+		for (const struct sk_opt *o = d->opts; o && o->name; o++) {
+			snprintf(nm, sizeof(nm), "%s-%s", d->name, o->name);
+			SK__ADD(nm, SK__SVC, i, o);
+			if (o->flags & SK_OPT_BARE)
+				SK__ADD(o->name, SK__SVC, i, o);
+		}
+		for (const struct sk_opt *o = sk_limit_opts; o->name; o++) {
+			snprintf(nm, sizeof(nm), "%s-%s", d->name, o->name);
+			SK__ADD(nm, SK__LIMIT, i, o);
+		}
+	}
+#undef SK__ADD
+	opts[n++] = (struct option){ "config", required_argument, NULL, 'c' };
+	opts[n++] = (struct option){ "quiet", no_argument, NULL, 'q' };
+	opts[n++] = (struct option){ "help", no_argument, NULL, 'h' };
+	opts[n] = (struct option){ NULL, 0, NULL, 0 };
+	ns += (size_t)snprintf(shorts, 32, "c:qh");
+	/* Short forms declared with a key: they stand for the key's long
+	 * form, which the caller finds through keys[]. */
+	for (size_t i = 0; i + 3 < n && ns + 3 < 32; i++) {
+		if (keys[i].o->short_opt != 0 &&
+		    (keys[i].kind == SK__DAEMON ||
+		     (keys[i].o->flags & SK_OPT_BARE)) &&
+		    strchr(shorts, keys[i].o->short_opt) == NULL) {
+			shorts[ns++] = keys[i].o->short_opt;
+			shorts[ns++] = ':';
+			shorts[ns] = '\0';
+		}
+	}
+	return (int)n;
+}
+
+/* ---- settings into services ---- */
+
+/* Build one service's settings and limits from the defaults and the
+ * kept assignments. Returns 0, or -1 with a message in err. */
+static int sk__settle(const struct sk__serve *sv, int i, void **settings,
+		      struct sk_svc_limits *lim, char *err, size_t cap)
+{
+	const struct sk_service *d = sk_services[i];
+	char e[200];
+
+	*settings = NULL;
+	*lim = d->limits != NULL ? *d->limits : sk_limits_default;
+	if (d->settings_size > 0) {
+		*settings = calloc(1, d->settings_size);
+		if (*settings == NULL) {
+			snprintf(err, cap, "out of memory");
+			return -1;
+		}
+		if (sk_opts_defaults(d->opts, *settings, e, sizeof(e)) != 0) {
+			snprintf(err, cap, "%s: %s", d->name, e);
+			return -1;
+		}
+	}
+	for (int pass = 0; pass < 4; pass++) {
+		for (size_t k = 0; k < sv->nset; k++) {
+			const struct sk__set *st = &sv->set[k];
+
+			if (st->pass != pass || (st->svc != i && st->svc != -1))
+				continue;
+			if (st->kind == SK__LIMIT)
+				sk_opt_set(st->o, lim, st->val, e, sizeof(e));
+			else if (st->svc == i)
+				sk_opt_set(st->o, *settings, st->val, e,
+					   sizeof(e));
+		}
+	}
+	/* A hard cap below the pause mark would close peers that a pause
+	 * would have slowed. */
+	if (lim->pause_output > lim->max_output)
+		lim->pause_output = lim->max_output;
+	if (d->check != NULL && *settings != NULL &&
+	    d->check(*settings, e, sizeof(e)) != 0) {
+		snprintf(err, cap, "%s: %s", d->name, e);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- help ---- */
+
+void sk_serve_help(FILE *f)
+{
+	fputs("usage: sockit serve [OPTIONS] [SERVICE[/tcp|/udp][=[ADDR]:PORT] ...]\n"
+	      "\n"
+	      "Run the daemon. With no SERVICE it serves every service on 127.0.0.1\n"
+	      "and ::1 on its default port; each SERVICE argument picks a service, and\n"
+	      "optionally one transport and an address. An empty ADDR means 127.0.0.1\n"
+	      "and ::1; 0.0.0.0 means every IPv4 address and [::] every IPv6 address.\n"
+	      "PORT 0 picks a free port.\n"
+	      "\n"
+	      "services:\n", f);
+	for (int i = 0; sk_services[i] != NULL; i++) {
+		const struct sk_service *d = sk_services[i];
+		const char *t = d->transports == (SK_TCP | SK_UDP) ? "tcp,udp"
+				: d->transports == SK_TCP	    ? "tcp"
+								    : "udp";
+
+		fprintf(f, "  %-8s %-8s %-6u %s\n", d->name, t, d->port,
+			d->summary);
+	}
+	fputs("\n"
+	      "options:\n"
+	      "  -c, --config FILE           read settings from an INI file\n"
+	      "  -q, --quiet                 log only problems\n"
+	      "  -h, --help                  show this help\n", f);
+	sk_opts_help(f, NULL, sk__daemon_opts);
+	fprintf(f, "\n"
+		"limits, for every service (--KEY), or for one (--SERVICE-KEY):\n");
+	sk_opts_help(f, NULL, sk_limit_opts);
+	fprintf(f, "  platform defaults: max-conn %u, max-conn-per-source %u,\n"
+		"  idle-timeout %u, request-timeout %u, max-output %u, rate %u,\n"
+		"  burst %u, global-rate %u, global-burst %u, out-rate %u\n",
+		sk_limits_default.max_conn, sk_limits_default.max_conn_source,
+		sk_limits_default.idle_timeout,
+		sk_limits_default.request_timeout,
+		sk_limits_default.max_output, sk_limits_default.rate.rate,
+		sk_limits_default.rate.burst, sk_limits_default.global.rate,
+		sk_limits_default.global.burst, sk_limits_default.out.rate);
+	for (int i = 0; sk_services[i] != NULL; i++) {
+		const struct sk_service *d = sk_services[i];
+
+		if (d->opts == NULL || d->opts[0].name == NULL)
+			continue;
+		fprintf(f, "\n%s options ([%s] in the config file):\n", d->name,
+			d->name);
+		sk_opts_help(f, d->name, d->opts);
+	}
+	fputs("\n"
+	      "In the config file, [serve] holds 'service = SPEC' lines, the daemon's\n"
+	      "keys and limits for every service; [SERVICE] holds that service's keys\n"
+	      "and limits, without the prefix (for example '[ntp]' 'threads = 2').\n"
+	      "The command line wins over the file, and a key for one service wins\n"
+	      "over the same key for every service. SIGINT or SIGTERM stops the\n"
+	      "daemon gracefully.\n"
+	      "\n"
+	      "example: sockit serve daytime=0.0.0.0:13 timefmt/udp=:8083 welcome\n",
+	      f);
+}
+
+/* ---- start-up ---- */
+
 /* Raise the open-file limit to the hard limit, for many idle peers, and
- * keep --max-conn within it (with room for listeners and workers). */
-static void sk__raise_nofile(struct sk_config *cfg)
+ * return the connections that fit in it (with room for listeners and
+ * workers). */
+static unsigned sk__raise_nofile(void)
 {
 	struct rlimit rl;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-		return;
+		return 1024;
 	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 		getrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 256 &&
-	    cfg->max_conn > rl.rlim_cur - 256) {
-		sk_log_warnx("serve: --max-conn %u is over the open-file limit; "
-			     "using %lu",
-			     cfg->max_conn, (unsigned long)(rl.rlim_cur - 256));
-		cfg->max_conn = (unsigned)(rl.rlim_cur - 256);
-	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1u << 30)
+		return 1u << 30;
+	return rl.rlim_cur > 512 ? (unsigned)(rl.rlim_cur - 256)
+				 : (unsigned)(rl.rlim_cur / 2);
 }
 
 static int sk__drop_privileges(const char *user)
@@ -281,7 +531,8 @@ static int sk__drop_privileges(const char *user)
 /* Bind every listener for one spec. Returns 0 or -1 (already reported).
  * Without an address, a spec binds 127.0.0.1 and ::1; a host without
  * IPv6 loopback only gets a warning for the second. */
-static int sk__bind_spec(struct sk_server *srv, const struct sk_spec *spec)
+static int sk__bind_spec(struct sk_server *srv, struct sk_svc *v,
+			 const struct sk_spec *spec)
 {
 	const struct sk_service *svc = sk_service_find(spec->service);
 	uint16_t port = spec->has_port ? spec->port : svc->port;
@@ -315,7 +566,7 @@ static int sk__bind_spec(struct sk_server *srv, const struct sk_spec *spec)
 				struct sockaddr *sa = (struct sockaddr *)&addr[i];
 
 				sk_sockaddr_str(sa, as, sizeof(as));
-				rc = sk_server_listen(srv, svc, t, sa, &bound);
+				rc = sk_server_listen(srv, v, t, sa, &bound);
 				if ((rc == UV_EADDRNOTAVAIL ||
 				     rc == UV_EAFNOSUPPORT) &&
 				    nhosts == 2 && h == 1) {
@@ -338,75 +589,38 @@ static int sk__bind_spec(struct sk_server *srv, const struct sk_spec *spec)
 	return 0;
 }
 
-int sk_cmd_serve(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "banner", required_argument, NULL, 'b' },
-		{ "rate", required_argument, NULL, 1 },
-		{ "burst", required_argument, NULL, 2 },
-		{ "global-rate", required_argument, NULL, 3 },
-		{ "global-burst", required_argument, NULL, 4 },
-		{ "log-interval", required_argument, NULL, 5 },
-		{ "max-conn", required_argument, NULL, 6 },
-		{ "idle-timeout", required_argument, NULL, 7 },
-		{ "ntp-threads", required_argument, NULL, 8 },
-		{ "ntp-busy-poll", required_argument, NULL, 16 },
-		{ "ntp-ratelimit", required_argument, NULL, 9 },
-		{ "ntp-interval", required_argument, NULL, 10 },
-		{ "ntp-burst", required_argument, NULL, 11 },
-		{ "ntp-leak", required_argument, NULL, 12 },
-		{ "ntp-local-stratum", required_argument, NULL, 13 },
-		{ "ntp-stratum", required_argument, NULL, 14 },
-		{ "ntp-allow", required_argument, NULL, 15 },
-		{ "user", required_argument, NULL, 'u' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	static struct sk_config cfg;
-	static struct sk__specs specs, cfg_specs;
-	static struct sk__ini ini;
-	const char *set_key[64], *set_val[64];
-	size_t nset = 0;
-	const char *config = NULL;
-	struct sk_server *srv;
-	char err[256];
-	int c, idx, rc;
+static struct sk__serve sk__sv;
 
-	sk__defaults(&cfg);
+/* Parse everything; returns -1 when all is well, else an exit code. */
+static int sk__parse(struct sk__serve *sv, int argc, char **argv)
+{
+	static struct option opts[SK__MAX_KEYS];
+	static struct sk__key keys[SK__MAX_KEYS];
+	static char names[SK__MAX_KEYS][64];
+	const char *config = NULL;
+	char shorts[32], err[256];
+	int c, idx, rc, n, quiet = -1;
+	/* The command line is read twice: for --config and -h first, then,
+	 * after the file, for the settings, which must win over it. */
+	n = sk__options(opts, keys, names, shorts, SK__MAX_KEYS);
+	if (n < 0) {
+		sk_log_warnx("serve: too many settings");
+		return SK_EXIT_FAIL;
+	}
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:b:u:qh", opts, &idx)) != -1) {
-		switch (c) {
-		case 'c':
+	opterr = 1;
+	while ((c = getopt_long(argc, argv, shorts, opts, &idx)) != -1) {
+		if (c == 'c')
 			config = optarg;
-			break;
-		case 'q':
-			/* Applied with the other options, after the file. */
-			if (nset >= sizeof(set_key) / sizeof(set_key[0]))
-				return sk_usage_error("serve", "too many options");
-			set_key[nset] = "quiet";
-			set_val[nset++] = "1";
-			break;
-		case 'h':
+		else if (c == 'h')
 			return sk_help("serve");
-		case '?':
+		else if (c == '?')
 			return sk_usage_error("serve", "bad option");
-		default:
-			if (nset >= sizeof(set_key) / sizeof(set_key[0]))
-				return sk_usage_error("serve", "too many options");
-			for (idx = 0; opts[idx].name; idx++)
-				if (opts[idx].val == c)
-					break;
-			set_key[nset] = opts[idx].name;
-			set_val[nset++] = optarg;
-			break;
-		}
 	}
 	if (config != NULL) {
-		ini.cfg = &cfg;
-		ini.specs = &cfg_specs;
-		rc = ini_parse(config, sk__ini_line, &ini);
+		sv->in_file = 1;
+		rc = ini_parse(config, sk__ini_line, sv);
+		sv->in_file = 0;
 		if (rc < 0) {
 			fprintf(stderr, "sockit: serve: %s: %s\n", config,
 				strerror(errno != 0 ? errno : ENOENT));
@@ -414,45 +628,138 @@ int sk_cmd_serve(int argc, char **argv)
 		}
 		if (rc > 0) {
 			fprintf(stderr, "sockit: serve: %s:%d: %s\n", config, rc,
-				ini.err[0] ? ini.err : "syntax error");
+				sv->err[0] ? sv->err : "syntax error");
 			return SK_EXIT_USAGE;
 		}
 	}
-	for (size_t i = 0; i < nset; i++)
-		if (sk__set(&cfg, set_key[i], set_val[i], err, sizeof(err)) != 0)
-			return sk_usage_error("serve", "--%s", err);
-	for (int i = optind; i < argc; i++)
-		if (sk__add_spec(&specs, argv[i], err, sizeof(err)) != 0)
-			return sk_usage_error("serve", "%s", err);
-	if (specs.n == 0)
-		specs = cfg_specs;
-	if (specs.n == 0) {
-		static char names[SK_MAX_LISTENERS][SK_SERVICE_NAME_MAX];
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, shorts, opts, &idx)) != -1) {
+		const struct sk__key *k = NULL;
 
-		for (size_t i = 0; sk_services[i] != NULL; i++) {
-			snprintf(names[i], sizeof(names[i]), "%s",
-				 sk_services[i]->name);
-			sk__add_spec(&specs, names[i], err, sizeof(err));
+		if (c == 'c' || c == 'h')
+			continue;
+		if (c == 'q') {
+			quiet = 1;
+			continue;
+		}
+		if (c >= 256) {
+			k = &keys[c - 256];
+		} else {
+			for (int i = 0; i < n - 3; i++)
+				if (keys[i].o->short_opt == c &&
+				    (keys[i].kind == SK__DAEMON ||
+				     (keys[i].o->flags & SK_OPT_BARE))) {
+					k = &keys[i];
+					break;
+				}
+		}
+		if (k == NULL)
+			return sk_usage_error("serve", "bad option");
+		if (sk__assign(sv, k->kind, k->svc, k->o, optarg, err,
+			       sizeof(err)) != 0)
+			return sk_usage_error("serve", "--%s", err);
+	}
+	if (quiet >= 0)
+		sv->daemon.quiet = 1;
+	for (int i = optind; i < argc; i++)
+		if (sk__add_spec(&sv->specs, argv[i], err, sizeof(err)) != 0)
+			return sk_usage_error("serve", "%s", err);
+	if (sv->specs.n == 0)
+		sv->specs = sv->file_specs;
+	if (sv->specs.n == 0) {
+		for (size_t i = 0; sk_services[i] != NULL; i++)
+			sk__add_spec(&sv->specs, sk_services[i]->name, err,
+				     sizeof(err));
+	}
+	return -1;
+}
+
+int sk_cmd_serve(int argc, char **argv)
+{
+	struct sk__serve *sv = &sk__sv;
+	struct sk_server_config scfg;
+	struct sk_server *srv = NULL;
+	struct sk_svc *inst[SK_MAX_LISTENERS] = { NULL };
+	size_t nsvc = sk__nsvc();
+	char err[256];
+	int rc = SK_EXIT_FAIL;
+
+	memset(sv, 0, sizeof(*sv));
+	if (sk_opts_defaults(sk__daemon_opts, &sv->daemon, err,
+			     sizeof(err)) != 0) {
+		sk_log_warnx("serve: %s", err);
+		return SK_EXIT_FAIL;
+	}
+	for (size_t i = 0; i < nsvc; i++) {
+		size_t size = sk_services[i]->settings_size;
+
+		sv->scratch[i] = calloc(1, size > 0 ? size : 1);
+		if (sv->scratch[i] == NULL) {
+			sk_log_warnx("serve: out of memory");
+			goto out;
 		}
 	}
+	rc = sk__parse(sv, argc, argv);
+	if (rc >= 0)
+		goto out;
+	rc = SK_EXIT_FAIL;
+	sk_log_quiet((int)sv->daemon.quiet);
 
 	tzset();
-	sk__raise_nofile(&cfg);
-	srv = sk_server_new(&cfg);
+	scfg.log_interval = sv->daemon.log_interval;
+	scfg.max_output = sv->daemon.max_output;
+	scfg.max_conn = sk__raise_nofile();
+	srv = sk_server_new(&scfg);
 	if (srv == NULL) {
 		sk_log_warnx("serve: out of memory");
-		return SK_EXIT_FAIL;
+		goto out;
 	}
-	for (size_t i = 0; i < specs.n; i++)
-		if (sk__bind_spec(srv, &specs.spec[i]) != 0)
-			return SK_EXIT_FAIL;
-	if (cfg.user[0] != '\0' && sk__drop_privileges(cfg.user) != 0)
-		return SK_EXIT_FAIL;
+	for (size_t k = 0; k < sv->specs.n; k++) {
+		const struct sk_service *d =
+			sk_service_find(sv->specs.spec[k].service);
+		size_t i = 0;
+
+		while (sk_services[i] != d)
+			i++;
+		if (inst[i] == NULL) {
+			struct sk_svc_limits lim;
+			void *settings;
+			int e;
+
+			if (sk__settle(sv, (int)i, &settings, &lim, err,
+				       sizeof(err)) != 0) {
+				free(settings);
+				rc = sk_usage_error("serve", "%s", err);
+				goto stop;
+			}
+			inst[i] = sk_server_add(srv, d, settings, &lim, &e);
+			if (inst[i] == NULL) {
+				sk_log_warn(e, "%s: cannot start", d->name);
+				goto stop;
+			}
+		}
+		if (sk__bind_spec(srv, inst[i], &sv->specs.spec[k]) != 0)
+			goto stop;
+	}
+	if (sv->daemon.user[0] != '\0' &&
+	    sk__drop_privileges(sv->daemon.user) != 0)
+		goto stop;
 	printf("sockit: ready, %zu sockets, pid %ld\n",
 	       sk_server_listeners(srv), (long)getpid());
+	rc = SK_EXIT_OK;
+stop:
+	if (rc != SK_EXIT_OK)
+		sk_server_stop(srv);
 	if (sk_server_run(srv) != 0) {
 		sk_log_warnx("serve: handles left open at exit");
-		return SK_EXIT_FAIL;
+		if (rc == SK_EXIT_OK)
+			rc = SK_EXIT_FAIL;
 	}
-	return SK_EXIT_OK;
+out:
+	for (size_t i = 0; i < nsvc; i++)
+		free(sv->scratch[i]);
+	for (size_t k = 0; k < sv->nset; k++)
+		free(sv->set[k].val);
+	return rc;
 }

@@ -46,7 +46,7 @@ struct sk__worker {
 struct sk_batch {
 	const struct sk_batch_ops *ops; /* the service */
 	unsigned spin_us;               /* busy-poll time, 0: none */
-	const struct sk_config *cfg;    /* settings */
+	const void *cfg;                /* the service's settings */
 	unsigned n;                     /* workers */
 	struct sk__worker *w[];         /* them */
 };
@@ -310,7 +310,7 @@ static void sk__worker_free(struct sk__worker *w, const struct sk_batch_ops *ops
 	free(w);
 }
 
-int sk_batch_start(const struct sk_batch_ops *ops, const struct sk_config *cfg,
+int sk_batch_start(const struct sk_batch_ops *ops, const void *cfg,
 		   const struct sockaddr *addr, unsigned threads, unsigned spin_us,
 		   struct sockaddr_storage *bound, struct sk_batch **out)
 {

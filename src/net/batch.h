@@ -16,8 +16,6 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-struct sk_config;
-
 /* Datagrams read per recvmmsg() and answered per sendmmsg(). */
 #define SK_BATCH_MSGS 64
 /* Replies per sendmmsg(), each group stamped right before it is sent;
@@ -57,8 +55,11 @@ _Static_assert(sizeof(struct sk_batch_stats) == 5 * sizeof(unsigned long),
 	       "counters are summed as an array");
 
 struct sk_batch_ops {
+	/* Worker threads per address and busy-poll time (us, 0: none) for
+	 * these settings (the service's own). */
+	void (*params)(const void *cfg, unsigned *threads, unsigned *spin_us);
 	/* Make one worker's private state. NULL on failure. */
-	void *(*worker_new)(const struct sk_config *cfg);
+	void *(*worker_new)(const void *cfg);
 	void (*worker_free)(void *w);
 	/* Called once a second on each worker (and at start). */
 	void (*worker_tick)(void *w);
@@ -81,7 +82,7 @@ struct sk_batch;
  * datagram before sleeping again. *bound gets the address bound. Returns
  * 0 and sets *out, or a negative errno (nothing is left running).
  */
-int sk_batch_start(const struct sk_batch_ops *ops, const struct sk_config *cfg,
+int sk_batch_start(const struct sk_batch_ops *ops, const void *cfg,
 		   const struct sockaddr *addr, unsigned threads, unsigned spin_us,
 		   struct sockaddr_storage *bound, struct sk_batch **out);
 

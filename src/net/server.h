@@ -1,9 +1,10 @@
 /*
- * server.h: the daemon's event loop: listeners, TCP connections, UDP
- * sockets, rate limiting, idle timeouts and graceful shutdown.
+ * server.h: the daemon's event loop: services, listeners, connections,
+ * UDP sockets, limits, timeouts and graceful shutdown.
  *
  * One sk_server runs one libuv loop; everything it owns belongs to that
- * loop's thread.
+ * loop's thread. Services plug in through service.h; this header is for
+ * whoever assembles a daemon (src/cli/serve.c) and names no service.
  */
 #ifndef SK_SERVER_H
 #define SK_SERVER_H
@@ -11,13 +12,33 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
-#include "../svc/service.h"
+#include "service.h"
+
+/* The daemon-wide settings. */
+struct sk_server_config {
+	unsigned log_interval;  /* seconds between drop summaries */
+	unsigned max_conn;      /* TCP connections in all: the open-file
+				 * limit's share */
+	unsigned max_output;    /* bytes queued for all TCP peers together */
+};
 
 struct sk_server;
 
-/* Create a server for cfg (which must outlive it). Returns NULL on
- * allocation failure. */
-struct sk_server *sk_server_new(const struct sk_config *cfg);
+/* Create a server for cfg (copied). Returns NULL on allocation
+ * failure. */
+struct sk_server *sk_server_new(const struct sk_server_config *cfg);
+
+/*
+ * Add a service with its settings (settings_size bytes, which the server
+ * takes and frees) and limits, and run its init. Returns the instance,
+ * or NULL with a negative errno in *err.
+ */
+struct sk_svc *sk_server_add(struct sk_server *s,
+			     const struct sk_service *svc, void *settings,
+			     const struct sk_svc_limits *lim, int *err);
+
+/* The instance of svc already added, or NULL. */
+struct sk_svc *sk_server_svc(struct sk_server *s, const struct sk_service *svc);
 
 /*
  * Bind one listener for svc over transport (SK_TCP or SK_UDP) on addr.
@@ -25,28 +46,24 @@ struct sk_server *sk_server_new(const struct sk_config *cfg);
  * caller reports it. The bound address (with the real port when port 0
  * was asked for) is written to *bound when bound is not NULL.
  */
-int sk_server_listen(struct sk_server *s, const struct sk_service *svc,
+int sk_server_listen(struct sk_server *s, struct sk_svc *svc,
 		     unsigned transport, const struct sockaddr *addr,
 		     struct sockaddr_storage *bound);
+
+/* Listen for svc's stream protocol on a unix socket at path (created;
+ * an existing socket file is replaced). Returns 0 or a libuv error. */
+int sk_server_listen_unix(struct sk_server *s, struct sk_svc *svc,
+			  const char *path);
 
 /* Number of listeners bound so far. */
 size_t sk_server_listeners(const struct sk_server *s);
 
+/* Stop before the loop has run (a listener failed to bind): the same
+ * clean shutdown as SIGTERM, without its log line. */
+void sk_server_stop(struct sk_server *s);
+
 /* Run until SIGINT or SIGTERM, then shut down gracefully. Returns 0 when
  * every handle closed cleanly. Frees the server. */
 int sk_server_run(struct sk_server *s);
-
-/* A connection's view, for services. sk_conn_write() copies buf; it
- * returns 0 or a negative libuv error (the connection is then closing). */
-int sk_conn_write(struct sk_conn *c, const char *buf, size_t len);
-/* True when the service should stop handling input for now: too much
- * output is queued, or the connection is ending. */
-int sk_conn_paused(const struct sk_conn *c);
-void sk_conn_end(struct sk_conn *c);
-const struct sockaddr *sk_conn_peer(struct sk_conn *c);
-const struct sockaddr *sk_conn_local(struct sk_conn *c);
-const struct sk_config *sk_conn_config(const struct sk_conn *c);
-/* Per-connection line framer, for line protocols. */
-struct sk_line *sk_conn_line(struct sk_conn *c);
 
 #endif

@@ -37,10 +37,42 @@
  * peer that pipelines requests but never reads the replies. */
 #define SK_CONN_MAX_WQUEUE (64 * 1024)
 
+/* Bytes queued for one TCP peer before it is disconnected (a service may
+ * set its own): a receiver that never reads cannot make a fan-out grow
+ * without end, whoever the writer is. */
+#define SK_CONN_MAX_OUTPUT (1024 * 1024)
+
+/* Bytes queued for all TCP peers together before a write that would go
+ * over is refused and its peer disconnected: thousands of peers that
+ * each stay under their own cap cannot take the host's memory. */
+#define SK_OUTPUT_TOTAL_DEFAULT (64u * 1024 * 1024)
+
+/* Connections one IPv4 address or IPv6 /64 may hold to one service; one
+ * client cannot take every place. */
+#define SK_CONN_PER_SOURCE_DEFAULT 256
+
+/* Seconds a request may take to arrive once its first byte has; bytes
+ * trickled in do not extend it, so slowloris peers are cut off. */
+#define SK_CONN_REQUEST_DEFAULT 30
+
+/* Milliseconds we keep reading (and discarding) after our FIN before
+ * closing, so unread input does not make the kernel reset the
+ * connection and destroy replies the peer was owed (STYLE 21). */
+#define SK_LINGER_MS 2000
+
+/* Connections one listener accepts per loop turn; the rest wait in the
+ * kernel's backlog for the next turn, so a connection flood cannot hold
+ * the loop (and a SIGTERM) for long. */
+#define SK_ACCEPTS_PER_TURN 64
+
+/* Slices handed to one writev(); bounds a write's stack and work. */
+#define SK_WRITE_IOV 16
+
 /* Closed TCP connections kept for reuse (about 4.5 KiB each). */
 #define SK_CONN_CACHE 256
 
-/* Concurrent TCP connections per daemon; beyond it, new ones are closed. */
+/* Concurrent TCP connections per service; beyond it, new ones are
+ * closed. The daemon's total is also kept within its open-file limit. */
 #define SK_CONN_MAX_DEFAULT 4096
 
 /* Seconds a TCP connection may stay idle; stops slowloris peers. */

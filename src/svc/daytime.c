@@ -1,7 +1,6 @@
 /* daytime.c: RFC 867 over TCP (send and close) and UDP (any datagram). */
 #include "svc_daytime.h"
 
-#include "../net/server.h"
 #include "../proto/daytime.h"
 #include "clock.h"
 
@@ -17,12 +16,12 @@ static void sk__daytime_accept(struct sk_conn *c)
 	sk_conn_end(c);
 }
 
-static int sk__daytime_udp(const struct sk_listener *l, const char *in,
-			   size_t len, char *out, size_t cap)
+static int sk__daytime_udp(struct sk_svc *s, const char *in, size_t len,
+			   char *out, size_t cap)
 {
 	struct tm tm;
 
-	(void)l;
+	(void)s;
 	(void)in;
 	(void)len;
 	sk_clock_now(&tm);
@@ -36,4 +35,5 @@ const struct sk_service sk_daytime = {
 	.summary = "RFC 867 daytime",
 	.tcp_accept = sk__daytime_accept,
 	.udp_reply = sk__daytime_udp,
+	.udp_max_out = SK_DAYTIME_MAX,
 };

@@ -21,10 +21,12 @@
 #include "svc_ntp.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/timex.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <uv.h>
 
@@ -37,8 +39,68 @@
 /* Worst error we still call synchronised; NTP's MAXDISP. */
 #define SK__MAXERR_US 16000000L
 
+/* The ntp service's settings (chrony's names where chrony has one). */
+struct sk__ntp_cfg {
+	unsigned threads;       /* worker loops per address; 0: one per CPU */
+	unsigned busy_poll;     /* us a worker keeps polling; 0: sleep */
+	unsigned ratelimit;     /* 1: limit each client's rate */
+	int interval;           /* log2 s between replies to one client */
+	unsigned burst;         /* replies a client may get back to back */
+	unsigned leak;          /* 1 in 2^leak refused requests gets KoD RATE */
+	unsigned local_stratum; /* when the kernel clock is unsynchronised,
+				 * serve as this stratum; 0: say unsynced */
+	unsigned stratum;       /* stratum when the kernel says synchronised */
+	struct sk_acl allow;    /* who may ask; empty: everyone */
+};
+
+static int sk__allow_add(void *settings, const char *val, char *err,
+			 size_t cap)
+{
+	struct sk__ntp_cfg *nc = settings;
+	struct sk_cidr c;
+
+	if (sk_cidr_parse(val, &c) != 0) {
+		snprintf(err, cap, "'%s' is not ADDR or ADDR/BITS", val);
+		return -1;
+	}
+	if (sk_acl_add(&nc->allow, &c) != 0) {
+		snprintf(err, cap, "more than %d entries", SK_ACL_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+#define SK__NTP(f) offsetof(struct sk__ntp_cfg, f)
+
+static const struct sk_opt sk__ntp_opts[] = {
+	SK_OPT_NUM(SK_OPT_UINT, "threads", SK__NTP(threads), 0, 64, NULL, "N",
+		   "worker loops per address (default: one per CPU)"),
+	SK_OPT_NUM(SK_OPT_UINT, "busy-poll", SK__NTP(busy_poll), 0, 1000000, "0", "US",
+		   "keep polling US microseconds after a request\n"
+		   "instead of sleeping: lower latency, busy CPU"),
+	SK_OPT_NUM(SK_OPT_UINT, "ratelimit", SK__NTP(ratelimit), 0, 1, "1", "0|1",
+		   "limit each client's rate, as chrony's 'ratelimit'"),
+	SK_OPT_NUM(SK_OPT_INT, "interval", SK__NTP(interval), -19, 12, "3", "L",
+		   "log2 seconds between replies to a client (3 = 8 s)"),
+	SK_OPT_NUM(SK_OPT_UINT, "burst", SK__NTP(burst), 1, 255, "8", "N",
+		   "replies a client may get back to back"),
+	SK_OPT_NUM(SK_OPT_UINT, "leak", SK__NTP(leak), 1, 4, "2", "L",
+		   "1 in 2^L refused requests gets a KoD RATE reply,\n"
+		   "the rest are dropped"),
+	SK_OPT_NUM(SK_OPT_UINT, "local-stratum", SK__NTP(local_stratum), 0, 15, "0", "N",
+		   "serve as stratum N when the kernel clock is not\n"
+		   "synchronised (0: say unsynchronised)"),
+	SK_OPT_NUM(SK_OPT_UINT, "stratum", SK__NTP(stratum), 1, 15, "2", "N",
+		   "stratum to claim when the kernel says the clock\n"
+		   "is synchronised"),
+	{ .name = "allow", .type = SK_OPT_FUNC, .arg = "CIDR",
+	  .help = "allow only these clients (repeatable; default all)",
+	  .parse = sk__allow_add, .flags = SK_OPT_REPEAT },
+	SK_OPT_END,
+};
+
 struct sk__ntp {
-	const struct sk_config *cfg; /* settings */
+	const struct sk__ntp_cfg *cfg; /* settings */
 	struct sk_ntp_clock clk;     /* what replies say; refreshed 1/s */
 	struct sk_rl rl;             /* per-client limiter, this worker's */
 	uint64_t rng;                /* xorshift64 state for the leak */
@@ -61,8 +123,26 @@ static int sk__precision(void)
 	return (int)ceil(log2((double)best / 1e9));
 }
 
-static void *sk__ntp_new(const struct sk_config *cfg)
+static void sk__ntp_params(const void *settings, unsigned *threads,
+			   unsigned *spin_us)
 {
+	const struct sk__ntp_cfg *nc = settings;
+	unsigned n = nc->threads;
+
+	if (n == 0) {
+		long c = sysconf(_SC_NPROCESSORS_ONLN);
+
+		n = c > 0 ? (unsigned)c : 1;
+		if (n > 64)
+			n = 64; /* as --ntp-threads allows */
+	}
+	*threads = n;
+	*spin_us = nc->busy_poll;
+}
+
+static void *sk__ntp_new(const void *settings)
+{
+	const struct sk__ntp_cfg *cfg = settings;
 	struct sk__ntp *n = calloc(1, sizeof(*n));
 	struct sk_rate per = { 0, 1, 0 }, all = { 0, 1, 0 };
 	uint64_t seed[2];
@@ -70,12 +150,12 @@ static void *sk__ntp_new(const struct sk_config *cfg)
 	if (n == NULL)
 		return NULL;
 	n->cfg = cfg;
-	if (cfg->ntp.ratelimit) {
+	if (cfg->ratelimit) {
 		/* chrony's interval is log2 seconds: -19 .. 12. */
-		double iv = ldexp(1.0, cfg->ntp.interval);
+		double iv = ldexp(1.0, cfg->interval);
 
 		per.interval_ns = (uint64_t)(iv * 1e9);
-		per.burst = cfg->ntp.burst;
+		per.burst = cfg->burst;
 	}
 	if (uv_random(NULL, NULL, seed, sizeof(seed), 0, NULL) != 0) {
 		seed[0] = uv_hrtime();
@@ -112,13 +192,13 @@ static void sk__ntp_tick(void *w)
 		c->leap = state == TIME_INS   ? SK_NTP_LEAP_INSERT
 			  : state == TIME_DEL ? SK_NTP_LEAP_DELETE
 					      : SK_NTP_LEAP_NONE;
-		c->stratum = n->cfg->ntp.stratum;
+		c->stratum = n->cfg->stratum;
 		c->refid = 0x7f7f0001; /* 127.127.0.1 */
 		c->root_delay = 0;
 		c->root_disp = sk_ntp_short_from_ns((uint64_t)tx.maxerror * 1000);
-	} else if (n->cfg->ntp.local_stratum != 0) {
+	} else if (n->cfg->local_stratum != 0) {
 		c->leap = SK_NTP_LEAP_NONE;
-		c->stratum = n->cfg->ntp.local_stratum;
+		c->stratum = n->cfg->local_stratum;
 		c->refid = 0x7f7f0101; /* 127.127.1.1 */
 		c->root_delay = 0;
 		c->root_disp = 0;
@@ -149,7 +229,7 @@ static void sk__ntp_handle(void *w, struct sk_dgram *d, size_t n,
 			   struct sk_batch_stats *st)
 {
 	struct sk__ntp *s = w;
-	const struct sk_ntp_config *nc = &s->cfg->ntp;
+	const struct sk__ntp_cfg *nc = s->cfg;
 	/* The limiter runs on the monotonic clock: a step of the wall clock
 	 * must not lock clients out or let them burst. */
 	uint64_t mono = uv_hrtime();
@@ -209,6 +289,7 @@ static void sk__ntp_stamp(void *w, struct sk_dgram *const *r, size_t n,
 }
 
 static const struct sk_batch_ops sk__ntp_ops = {
+	.params = sk__ntp_params,
 	.worker_new = sk__ntp_new,
 	.worker_free = sk__ntp_free,
 	.worker_tick = sk__ntp_tick,
@@ -221,5 +302,7 @@ const struct sk_service sk_ntp = {
 	.transports = SK_UDP,
 	.port = 10123,
 	.summary = "NTP server (RFC 5905)",
+	.opts = sk__ntp_opts,
+	.settings_size = sizeof(struct sk__ntp_cfg),
 	.udp_batch = &sk__ntp_ops,
 };

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "services.h"
 #include "svc_daytime.h"
 #include "svc_ntp.h"
 #include "svc_time.h"

@@ -2,7 +2,7 @@
 #ifndef SK_SVC_DAYTIME_H
 #define SK_SVC_DAYTIME_H
 
-#include "service.h"
+#include "../net/service.h"
 
 extern const struct sk_service sk_daytime;
 

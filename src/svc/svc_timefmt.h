@@ -2,7 +2,7 @@
 #ifndef SK_SVC_TIMEFMT_H
 #define SK_SVC_TIMEFMT_H
 
-#include "service.h"
+#include "../net/service.h"
 
 extern const struct sk_service sk_timefmt;
 

@@ -3,7 +3,6 @@
 
 #include <string.h>
 
-#include "../net/server.h"
 #include "../proto/rfc868.h"
 #include "clock.h"
 
@@ -12,16 +11,16 @@ static void sk__time_accept(struct sk_conn *c)
 	uint8_t out[SK_RFC868_LEN];
 
 	sk_rfc868_encode(sk_clock_now(NULL), out);
-	sk_conn_write(c, (const char *)out, sizeof(out));
+	sk_conn_write(c, out, sizeof(out));
 	sk_conn_end(c);
 }
 
-static int sk__time_udp(const struct sk_listener *l, const char *in,
-			size_t len, char *out, size_t cap)
+static int sk__time_udp(struct sk_svc *s, const char *in, size_t len,
+			char *out, size_t cap)
 {
 	uint8_t v[SK_RFC868_LEN];
 
-	(void)l;
+	(void)s;
 	(void)in;
 	(void)len;
 	if (cap < sizeof(v))
@@ -38,4 +37,5 @@ const struct sk_service sk_time = {
 	.summary = "RFC 868 time (32-bit seconds since 1900)",
 	.tcp_accept = sk__time_accept,
 	.udp_reply = sk__time_udp,
+	.udp_max_out = SK_RFC868_LEN,
 };

@@ -11,21 +11,22 @@
  */
 #include "svc_timefmt.h"
 
-
-#include "../net/server.h"
 #include "../proto/line.h"
 #include "../proto/timefmt.h"
 #include "clock.h"
 
-/*
- * Up to SK_CONN_LINES_PER_TURN lines per call; their replies leave in one
- * write. Returns the bytes of input used.
- */
+/* A TCP connection's state. */
+struct sk__timefmt_conn {
+	struct sk_line line; /* the line framer */
+};
+
+/* Up to SK_CONN_LINES_PER_TURN lines, whose replies leave in one write;
+ * returns the bytes of input used. */
 static size_t sk__timefmt_read(struct sk_conn *c, const char *buf, size_t len)
 {
 	/* Each reply is at most SK_TIMEFMT_MAX_OUT bytes and its CR LF. */
 	char out[SK_CONN_LINES_PER_TURN * (SK_TIMEFMT_MAX_OUT + 2)];
-	struct sk_line *lb = sk_conn_line(c);
+	struct sk__timefmt_conn *tc = sk_conn_data(c);
 	size_t total = 0, olen = 0;
 	unsigned lines = 0;
 	struct tm tm;
@@ -36,8 +37,8 @@ static size_t sk__timefmt_read(struct sk_conn *c, const char *buf, size_t len)
 		size_t used, ll = 0, n;
 		int crlf = 0, rc;
 
-		rc = sk_line_next(lb, buf + total, len - total, &used, &line, &ll,
-				  &crlf);
+		rc = sk_line_next(&tc->line, buf + total, len - total, &used,
+				  &line, &ll, &crlf);
 		total += used;
 		if (rc == SK_LINE_PARTIAL)
 			continue;
@@ -54,18 +55,26 @@ static size_t sk__timefmt_read(struct sk_conn *c, const char *buf, size_t len)
 			out[olen++] = '\r';
 		out[olen++] = '\n';
 		lines++;
+		sk_conn_progress(c);
 	}
 	if (olen > 0)
 		sk_conn_write(c, out, olen);
 	return total;
 }
 
-static int sk__timefmt_udp(const struct sk_listener *l, const char *in,
-			   size_t len, char *out, size_t cap)
+static void sk__timefmt_accept(struct sk_conn *c)
+{
+	struct sk__timefmt_conn *tc = sk_conn_data(c);
+
+	sk_line_init(&tc->line);
+}
+
+static int sk__timefmt_udp(struct sk_svc *s, const char *in, size_t len,
+			   char *out, size_t cap)
 {
 	struct tm tm;
 
-	(void)l;
+	(void)s;
 	if (len > SK_TIMEFMT_MAX_IN)
 		return -1;
 	sk_clock_now(&tm);
@@ -77,7 +86,10 @@ const struct sk_service sk_timefmt = {
 	.transports = SK_TCP | SK_UDP,
 	.port = 8083,
 	.summary = "local time in a strftime format (the tutorial's protocol)",
+	.conn_size = sizeof(struct sk__timefmt_conn),
+	.tcp_accept = sk__timefmt_accept,
 	.tcp_read = sk__timefmt_read,
 	.udp_reply = sk__timefmt_udp,
 	.udp_max_in = SK_TIMEFMT_MAX_IN,
+	.udp_max_out = SK_TIMEFMT_MAX_OUT,
 };

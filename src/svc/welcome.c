@@ -4,14 +4,45 @@
  */
 #include "svc_welcome.h"
 
-#include "../net/server.h"
+#include <stddef.h>
+#include <stdio.h>
+
 #include "../net/sockaddr.h"
 #include "../proto/banner.h"
 #include "clock.h"
 
+/* The welcome service's settings. */
+struct sk__welcome_cfg {
+	char banner[SK_BANNER_MAX]; /* compiled template */
+	size_t banner_len;          /* its length */
+};
+
+static int sk__banner_set(void *settings, const char *val, char *err,
+			  size_t cap)
+{
+	struct sk__welcome_cfg *w = settings;
+	int rc = sk_banner_compile(val, w->banner, sizeof(w->banner));
+
+	if (rc < 0) {
+		snprintf(err, cap, "%s", sk_banner_strerror(rc));
+		return -1;
+	}
+	w->banner_len = (size_t)rc;
+	return 0;
+}
+
+static const struct sk_opt sk__welcome_opts[] = {
+	{ .name = "banner", .type = SK_OPT_FUNC, .def = SK_BANNER_DEFAULT,
+	  .arg = "TEXT",
+	  .help = "the banner; fields {peer} {addr} {port} {local}\n"
+		  "{time}; escapes \\r \\n \\t \\\\",
+	  .parse = sk__banner_set, .flags = SK_OPT_BARE, .short_opt = 'b' },
+	SK_OPT_END,
+};
+
 static void sk__welcome_accept(struct sk_conn *c)
 {
-	const struct sk_config *cfg = sk_conn_config(c);
+	const struct sk__welcome_cfg *cfg = sk_svc_settings(sk_conn_svc(c));
 	char peer[SK_ADDRSTR_MAX], local[SK_ADDRSTR_MAX];
 	char addr[SK_ADDRSTR_MAX], port[8];
 	char out[SK_BANNER_MAX];
@@ -41,5 +72,7 @@ const struct sk_service sk_welcome = {
 	.transports = SK_TCP,
 	.port = 8080,
 	.summary = "sends a banner and closes (the tutorial's greeter)",
+	.opts = sk__welcome_opts,
+	.settings_size = sizeof(struct sk__welcome_cfg),
 	.tcp_accept = sk__welcome_accept,
 };
