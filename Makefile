@@ -1,6 +1,7 @@
 # sockit: thin wrapper over CMake. See README.md.
 #   make run      build and start `sockit serve` on the embedded defaults
-#   make check    unit + system tests, again under ASan/UBSan, then fuzzing
+#   make check    unit + system tests, again under ASan/UBSan, the unit and
+#                 NTP tests under TSan, then fuzzing
 #   make bench    benchmarks against peers (xinetd)
 #   make install  PREFIX=/usr/local DESTDIR=
 #   make clean
@@ -13,7 +14,7 @@ FUZZ_SECONDS ?= 20
 GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 FUZZERS := timefmt addr banner line rfc868 ntp
 
-.PHONY: all deps build run check unit system asan fuzz banned bench install clean
+.PHONY: all deps build run check unit system asan tsan fuzz banned bench install clean
 
 all: build
 
@@ -33,6 +34,7 @@ check: deps banned
 	cmake --build build-asan -j$(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		$(MAKE) --no-print-directory unit system B=build-asan
+	$(MAKE) --no-print-directory tsan
 	$(MAKE) --no-print-directory fuzz
 	@echo "make check: all passed"
 
@@ -43,6 +45,15 @@ unit:
 
 system:
 	SOCKIT_BIN=$(CURDIR)/$(B)/sockit $(PYTHON) -m pytest -q -p no:cacheprovider tests/system
+
+# ThreadSanitizer over what runs threads: the unit tests (test_batch and
+# test_log start threads) and the NTP system tests (its worker threads).
+tsan:
+	@test -f build-tsan/CMakeCache.txt || CC=clang cmake -S . -B build-tsan $(GEN) -DCMAKE_BUILD_TYPE=Debug -DSK_TSAN=ON
+	cmake --build build-tsan -j$(JOBS)
+	TSAN_OPTIONS=halt_on_error=1 $(MAKE) --no-print-directory unit B=build-tsan
+	TSAN_OPTIONS=halt_on_error=1 SOCKIT_BIN=$(CURDIR)/build-tsan/sockit \
+		$(PYTHON) -m pytest -q -p no:cacheprovider tests/system/test_ntp.py
 
 fuzz:
 	@test -f build-fuzz/CMakeCache.txt || CC=clang cmake -S . -B build-fuzz $(GEN) -DSK_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -69,4 +80,4 @@ install: build
 	DESTDIR=$(DESTDIR) cmake --install build --prefix $(PREFIX)
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-tsan build-fuzz

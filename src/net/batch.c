@@ -2,11 +2,14 @@
  * batch.c: batched UDP workers (see batch.h).
  *
  * Threads share nothing but the read-only config and their counters,
- * which are atomics read by the main loop once a summary interval.
+ * which are atomics read by the main loop once a summary interval. The
+ * main thread sets a worker up completely before uv_thread_create() and
+ * touches it again only through uv_async_send() and after joining it.
  */
 #include "batch.h"
 
 #include <errno.h>
+#include <linux/errqueue.h>
 #include <linux/filter.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
@@ -24,14 +27,20 @@
 
 struct sk__worker {
 	struct sk_batch *b;            /* the group */
+	unsigned idx;                  /* its number in the group, for logs */
 	uv_thread_t thread;            /* runs loop */
 	uv_loop_t loop;                /* this worker's loop */
 	uv_poll_t poll;                /* readiness of fd */
 	uv_timer_t tick;               /* once a second */
+	uv_timer_t retry;              /* polls fd again after an error */
 	uv_async_t stop;               /* wakes the loop to stop */
 	int fd;                        /* the SO_REUSEPORT socket */
 	int loop_on;                   /* loop initialised */
 	int running;                   /* thread started */
+	unsigned retry_ms;             /* next back-off; 0: no error run */
+	unsigned calm;                 /* ticks since the last poll error */
+	unsigned log_ticks;            /* ticks since poll errors were logged */
+	unsigned long perr;            /* poll errors not logged yet */
 	void *state;                   /* the service's worker state */
 	struct sk_batch_stats st;      /* local counters */
 	_Atomic unsigned long shared[5]; /* st published for the main loop */
@@ -50,6 +59,9 @@ struct sk_batch {
 	unsigned n;                     /* workers */
 	struct sk__worker *w[];         /* them */
 };
+
+/* Worker loops that would not close, since start (sk_batch_unclosed). */
+static _Atomic unsigned long sk__unclosed;
 
 static void sk__publish(struct sk__worker *w)
 {
@@ -154,6 +166,100 @@ static void sk__send(struct sk__worker *w, int n)
 	}
 }
 
+static void sk__readable(uv_poll_t *p, int status, int events);
+
+/*
+ * Clear what makes the socket report an error: its pending error
+ * (SO_ERROR) and its error queue, which only fills when something turns
+ * on IP_RECVERR or timestamping. Returns the first error found as a
+ * negative errno, or 0.
+ */
+static int sk__clear_error(int fd)
+{
+	int err = 0, so = 0;
+	socklen_t len = sizeof(so);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &so, &len) == 0 && so != 0)
+		err = -so;
+	for (int i = 0; i < SK_BATCH_MSGS; i++) {
+		union {
+			struct cmsghdr align;
+			char buf[CMSG_SPACE(sizeof(struct sock_extended_err) +
+					    sizeof(struct sockaddr_in6))];
+		} cm;
+		struct msghdr m;
+		struct cmsghdr *c;
+
+		memset(&m, 0, sizeof(m));
+		m.msg_control = cm.buf;
+		m.msg_controllen = sizeof(cm.buf);
+		if (recvmsg(fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+			break;
+		for (c = CMSG_FIRSTHDR(&m); c != NULL && err == 0;
+		     c = CMSG_NXTHDR(&m, c)) {
+			struct sock_extended_err ee;
+
+			if (!((c->cmsg_level == IPPROTO_IP &&
+			       c->cmsg_type == IP_RECVERR) ||
+			      (c->cmsg_level == IPPROTO_IPV6 &&
+			       c->cmsg_type == IPV6_RECVERR)) ||
+			    c->cmsg_len < CMSG_LEN(sizeof(ee)))
+				continue;
+			memcpy(&ee, CMSG_DATA(c), sizeof(ee));
+			if (ee.ee_errno != 0)
+				err = -(int)ee.ee_errno;
+		}
+	}
+	return err;
+}
+
+static void sk__retry_cb(uv_timer_t *t);
+
+/*
+ * The poll reported an error (libuv then stops the handle and says
+ * UV_EBADF whatever the socket's error was), or could not be started
+ * again. Polling again at once would spin: epoll reports a pending
+ * error straight back. So clear the error, and poll again after a
+ * back-off that doubles with each error in a row (SK_BATCH_RETRY_*).
+ * The worker is not stopped instead: its socket would stay in the
+ * SO_REUSEPORT group and the kernel would keep handing it its share of
+ * clients, who would get no answer. The first error of a run is logged
+ * at once; the rest are counted and logged by sk__tick().
+ */
+static void sk__poll_failed(struct sk__worker *w, int status)
+{
+	int err = sk__clear_error(w->fd), rc;
+
+	w->calm = 0;
+	if (w->retry_ms == 0) {
+		w->retry_ms = SK_BATCH_RETRY_MIN_MS;
+		w->log_ticks = 0;
+		sk_log_warn(err != 0 ? err : status,
+			    "ntp worker %u: socket error (polling again in "
+			    "%u ms; more errors are counted, logged every %us)",
+			    w->idx, w->retry_ms, SK_BATCH_ERR_LOG_S);
+	} else {
+		w->perr++;
+		w->retry_ms = w->retry_ms * 2 > SK_BATCH_RETRY_MAX_MS
+				      ? SK_BATCH_RETRY_MAX_MS
+				      : w->retry_ms * 2;
+	}
+	rc = uv_timer_start(&w->retry, sk__retry_cb, w->retry_ms, 0);
+	if (rc != 0)
+		/* Only a closing handle refuses: the worker is stopping. */
+		sk_log_warn(rc, "ntp worker %u: cannot poll its socket again",
+			    w->idx);
+}
+
+static void sk__retry_cb(uv_timer_t *t)
+{
+	struct sk__worker *w = t->data;
+	int rc = uv_poll_start(&w->poll, UV_READABLE, sk__readable);
+
+	if (rc != 0)
+		sk__poll_failed(w, rc);
+}
+
 static void sk__readable(uv_poll_t *p, int status, int events)
 {
 	struct sk__worker *w = p->data;
@@ -161,9 +267,7 @@ static void sk__readable(uv_poll_t *p, int status, int events)
 
 	(void)events;
 	if (status < 0) {
-		/* libuv stopped the poll; say so and watch the socket again. */
-		sk_log_warn(status, "ntp worker: socket error");
-		uv_poll_start(p, UV_READABLE, sk__readable);
+		sk__poll_failed(w, status);
 		return;
 	}
 	for (int round = 0; round < SK_BATCH_ROUNDS; round++) {
@@ -200,21 +304,33 @@ static void sk__readable(uv_poll_t *p, int status, int events)
 	}
 }
 
+/* Log the poll errors counted since the last line, if any. */
+static void sk__log_perr(struct sk__worker *w)
+{
+	if (w->perr == 0)
+		return;
+	sk_log_warnx("ntp worker %u: %lu more socket errors in %us", w->idx,
+		     w->perr, w->log_ticks);
+	w->perr = 0;
+	w->log_ticks = 0;
+}
+
 static void sk__tick(uv_timer_t *t)
 {
 	struct sk__worker *w = t->data;
 
 	w->b->ops->worker_tick(w->state);
 	sk__publish(w);
-}
-
-static void sk__stop_cb(uv_async_t *a)
-{
-	struct sk__worker *w = a->data;
-
-	uv_close((uv_handle_t *)&w->poll, NULL);
-	uv_close((uv_handle_t *)&w->tick, NULL);
-	uv_close((uv_handle_t *)&w->stop, NULL);
+	if (w->retry_ms == 0)
+		return;
+	w->log_ticks++;
+	if (++w->calm >= SK_BATCH_ERR_LOG_S) {
+		/* A quiet spell ends the run of errors. */
+		sk__log_perr(w);
+		w->retry_ms = 0;
+	} else if (w->log_ticks >= SK_BATCH_ERR_LOG_S) {
+		sk__log_perr(w);
+	}
 }
 
 static void sk__close_any(uv_handle_t *h, void *arg)
@@ -224,11 +340,21 @@ static void sk__close_any(uv_handle_t *h, void *arg)
 		uv_close(h, NULL);
 }
 
+/* Close every handle of the loop (the poll, both timers and this one),
+ * so that uv_run() returns. */
+static void sk__stop_cb(uv_async_t *a)
+{
+	struct sk__worker *w = a->data;
+
+	uv_walk(&w->loop, sk__close_any, NULL);
+}
+
 static void sk__run(void *arg)
 {
 	struct sk__worker *w = arg;
 
 	uv_run(&w->loop, UV_RUN_DEFAULT);
+	sk__log_perr(w);
 	sk__publish(w);
 }
 
@@ -267,12 +393,13 @@ error:
 
 /*
  * Steer every datagram from one source address (IPv4) or /64 (IPv6) to the
- * same worker, so that its rate limiter sees all of that client's
- * requests even when the client changes source ports. Without this the
- * kernel hashes the port too, and a client could get `threads` times its
- * burst. Best effort: on failure the kernel's own hash stays.
+ * same one of n workers, so that its rate limiter sees all of that
+ * client's requests even when the client changes source ports. Without
+ * this the kernel hashes the port too, and a client could get n times its
+ * burst. Set on the group's first socket; the program stays with the
+ * group as the others join. Returns 0 or a negative errno.
  */
-static void sk__steer(int fd, int family, unsigned n)
+static int sk__steer(int fd, int family, unsigned n)
 {
 	struct sock_filter v4[] = {
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)SKF_NET_OFF + 12),
@@ -289,8 +416,6 @@ static void sk__steer(int fd, int family, unsigned n)
 	};
 	struct sock_fprog prog;
 
-	if (n < 2)
-		return;
 	if (family == AF_INET6) {
 		prog.len = sizeof(v6) / sizeof(v6[0]);
 		prog.filter = v6;
@@ -298,7 +423,10 @@ static void sk__steer(int fd, int family, unsigned n)
 		prog.len = sizeof(v4) / sizeof(v4[0]);
 		prog.filter = v4;
 	}
-	setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog));
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog,
+		       sizeof(prog)) != 0)
+		return -errno;
+	return 0;
 }
 
 static void sk__worker_free(struct sk__worker *w, const struct sk_batch_ops *ops)
@@ -310,13 +438,91 @@ static void sk__worker_free(struct sk__worker *w, const struct sk_batch_ops *ops
 	free(w);
 }
 
+/*
+ * Stop and free every worker of b, running or not, and b. Returns how
+ * many worker loops would not close (each is logged).
+ */
+static unsigned sk__stop_all(struct sk_batch *b, struct sk_batch_stats *sum)
+{
+	unsigned long *s = (unsigned long *)sum;
+	unsigned unclosed = 0;
+	int rc;
+
+	for (unsigned i = 0; i < b->n; i++) {
+		if (!b->w[i]->running)
+			continue;
+		rc = uv_async_send(&b->w[i]->stop);
+		if (rc != 0)
+			/* Not on Linux; the join below would then hang. */
+			sk_log_warn(rc, "ntp worker %u: cannot stop it", i);
+	}
+	for (unsigned i = 0; i < b->n; i++) {
+		struct sk__worker *w = b->w[i];
+
+		if (w->running) {
+			rc = uv_thread_join(&w->thread);
+			if (rc != 0)
+				sk_log_warn(rc, "ntp worker %u: join", i);
+		} else if (w->loop_on) {
+			/* Never ran: close what was opened, then the loop. */
+			uv_walk(&w->loop, sk__close_any, NULL);
+			uv_run(&w->loop, UV_RUN_DEFAULT);
+		}
+		if (w->loop_on && (rc = uv_loop_close(&w->loop)) != 0) {
+			/* A bug: something was opened that stop does not
+			 * close. Say so in the words the daemon uses for its
+			 * own loop, then close it anyway to free the loop. */
+			sk_log_warn(rc, "ntp worker %u: handles left open at "
+				    "exit", i);
+			unclosed++;
+			uv_walk(&w->loop, sk__close_any, NULL);
+			uv_run(&w->loop, UV_RUN_DEFAULT);
+			uv_loop_close(&w->loop);
+		}
+		for (int k = 0; k < 5; k++)
+			s[k] += atomic_load_explicit(&w->shared[k],
+						     memory_order_relaxed);
+		sk__worker_free(w, b->ops);
+	}
+	free(b);
+	atomic_fetch_add(&sk__unclosed, unclosed);
+	return unclosed;
+}
+
+/* Open w's loop and handles and start its thread. Returns 0 or a negative
+ * errno; what was opened is left for sk__stop_all(). */
+static int sk__worker_start(struct sk__worker *w)
+{
+	int rc;
+
+	rc = uv_loop_init(&w->loop);
+	if (rc != 0)
+		return rc;
+	w->loop_on = 1;
+	if ((rc = uv_poll_init(&w->loop, &w->poll, w->fd)) != 0 ||
+	    (rc = uv_async_init(&w->loop, &w->stop, sk__stop_cb)) != 0 ||
+	    (rc = uv_timer_init(&w->loop, &w->tick)) != 0 ||
+	    (rc = uv_timer_init(&w->loop, &w->retry)) != 0)
+		return rc;
+	w->poll.data = w->tick.data = w->retry.data = w->stop.data = w;
+	w->b->ops->worker_tick(w->state);
+	if ((rc = uv_poll_start(&w->poll, UV_READABLE, sk__readable)) != 0 ||
+	    (rc = uv_timer_start(&w->tick, sk__tick, 1000, 1000)) != 0 ||
+	    (rc = uv_thread_create(&w->thread, sk__run, w)) != 0)
+		return rc;
+	w->running = 1;
+	return 0;
+}
+
 int sk_batch_start(const struct sk_batch_ops *ops, const void *cfg,
 		   const struct sockaddr *addr, unsigned threads, unsigned spin_us,
 		   struct sockaddr_storage *bound, struct sk_batch **out)
 {
 	struct sk_batch *b;
 	struct sockaddr_storage at;
+	struct sk_batch_stats ignored;
 	socklen_t len = sizeof(at);
+	char as[SK_ADDRSTR_MAX];
 	unsigned i;
 	int rc = 0;
 
@@ -337,6 +543,7 @@ int sk_batch_start(const struct sk_batch_ops *ops, const void *cfg,
 			break;
 		}
 		w->b = b;
+		w->idx = i;
 		w->fd = sk__socket((struct sockaddr *)&at);
 		if (w->fd < 0) {
 			rc = w->fd;
@@ -349,6 +556,26 @@ int sk_batch_start(const struct sk_batch_ops *ops, const void *cfg,
 			rc = -errno;
 			sk__worker_free(w, ops);
 			break;
+		}
+		/*
+		 * Workers keep their own rate limiters, so a client must
+		 * always meet the same one. Where the kernel cannot steer
+		 * clients so (no SO_ATTACH_REUSEPORT_CBPF: an old or
+		 * restricted kernel), serve on one thread: slower, but a
+		 * client gets its burst once, not once per thread, and the
+		 * service still runs where failing would take it away.
+		 * Steered before the other sockets exist, so none has to be
+		 * bound and then thrown away with datagrams in it.
+		 */
+		if (i == 0 && threads > 1 &&
+		    (rc = sk__steer(w->fd, at.ss_family, threads)) != 0) {
+			sk_sockaddr_str((struct sockaddr *)&at, as, sizeof(as));
+			sk_log_warn(rc, "%s: cannot steer each client to one "
+				    "worker thread, so serving on 1 thread, "
+				    "not %u (SO_ATTACH_REUSEPORT_CBPF)",
+				    as, threads);
+			threads = 1;
+			rc = 0;
 		}
 		w->state = ops->worker_new(cfg);
 		if (w->state == NULL) {
@@ -364,37 +591,14 @@ int sk_batch_start(const struct sk_batch_ops *ops, const void *cfg,
 		free(b);
 		return rc;
 	}
-	sk__steer(b->w[0]->fd, at.ss_family, b->n);
 	/* Every socket is bound: now start the threads. A worker that cannot
 	 * start takes the whole group down: its socket would sit in the
 	 * SO_REUSEPORT group and swallow its share of clients. */
-	for (i = 0; i < b->n; i++) {
-		struct sk__worker *w = b->w[i];
-
-		rc = uv_loop_init(&w->loop);
-		if (rc == 0) {
-			w->loop_on = 1;
-			rc = uv_poll_init(&w->loop, &w->poll, w->fd);
-		}
-		if (rc == 0)
-			rc = uv_async_init(&w->loop, &w->stop, sk__stop_cb);
-		if (rc != 0)
-			break;
-		uv_timer_init(&w->loop, &w->tick);
-		w->poll.data = w->tick.data = w->stop.data = w;
-		ops->worker_tick(w->state);
-		uv_poll_start(&w->poll, UV_READABLE, sk__readable);
-		uv_timer_start(&w->tick, sk__tick, 1000, 1000);
-		rc = uv_thread_create(&w->thread, sk__run, w);
-		if (rc != 0)
-			break;
-		w->running = 1;
-	}
+	for (i = 0; i < b->n && rc == 0; i++)
+		rc = sk__worker_start(b->w[i]);
 	if (rc != 0) {
-		struct sk_batch_stats ignored;
-
 		memset(&ignored, 0, sizeof(ignored));
-		sk_batch_stop(b, &ignored);
+		sk__stop_all(b, &ignored);
 		return rc;
 	}
 	if (bound != NULL)
@@ -416,27 +620,10 @@ void sk_batch_take_stats(struct sk_batch *b, struct sk_batch_stats *sum)
 
 void sk_batch_stop(struct sk_batch *b, struct sk_batch_stats *sum)
 {
-	unsigned long *s = (unsigned long *)sum;
+	sk__stop_all(b, sum);
+}
 
-	for (unsigned i = 0; i < b->n; i++)
-		if (b->w[i]->running)
-			uv_async_send(&b->w[i]->stop);
-	for (unsigned i = 0; i < b->n; i++) {
-		struct sk__worker *w = b->w[i];
-
-		if (w->running) {
-			uv_thread_join(&w->thread);
-		} else if (w->loop_on) {
-			/* Never ran: close what was opened, then the loop. */
-			uv_walk(&w->loop, sk__close_any, NULL);
-			uv_run(&w->loop, UV_RUN_DEFAULT);
-		}
-		if (w->loop_on)
-			uv_loop_close(&w->loop);
-		for (int k = 0; k < 5; k++)
-			s[k] += atomic_load_explicit(&w->shared[k],
-						     memory_order_relaxed);
-		sk__worker_free(w, b->ops);
-	}
-	free(b);
+unsigned long sk_batch_unclosed(void)
+{
+	return atomic_load(&sk__unclosed);
 }

@@ -29,6 +29,16 @@
 #define SK_BATCH_IN 1024
 /* Bytes of one reply. */
 #define SK_BATCH_OUT 64
+/* After a poll error the socket is polled again only after a back-off,
+ * which doubles with each error in a row from MIN to MAX: a socket that
+ * keeps reporting an error costs at most one wake-up a second instead of
+ * a spinning thread. */
+#define SK_BATCH_RETRY_MIN_MS 10
+#define SK_BATCH_RETRY_MAX_MS 1000
+/* Seconds between log lines about one worker's poll errors: the first of
+ * a run is logged at once, the rest only counted and logged this often;
+ * a run ends after this long without one. Stops a log flood. */
+#define SK_BATCH_ERR_LOG_S 60
 
 /* One datagram of a batch and its reply. */
 struct sk_dgram {
@@ -81,6 +91,9 @@ struct sk_batch;
  * follow. With spin_us, a worker busy-polls that long after each
  * datagram before sleeping again. *bound gets the address bound. Returns
  * 0 and sets *out, or a negative errno (nothing is left running).
+ * Where the kernel cannot steer each client to one worker
+ * (SO_ATTACH_REUSEPORT_CBPF), a single worker is started instead, with a
+ * warning, so that per-client rate limits still hold.
  */
 int sk_batch_start(const struct sk_batch_ops *ops, const void *cfg,
 		   const struct sockaddr *addr, unsigned threads, unsigned spin_us,
@@ -90,7 +103,13 @@ int sk_batch_start(const struct sk_batch_ops *ops, const void *cfg,
 void sk_batch_take_stats(struct sk_batch *b, struct sk_batch_stats *sum);
 
 /* Stop every worker, join the threads, add their last counts to *sum
- * and free b. */
+ * and free b. A worker whose loop will not close (handles left open) is
+ * logged as such and counted in sk_batch_unclosed(). */
 void sk_batch_stop(struct sk_batch *b, struct sk_batch_stats *sum);
+
+/* Worker loops that sk_batch_stop() found with handles still open, since
+ * the process started. A daemon that exits non-zero when its own loop
+ * will not close should also do so when this is not 0. */
+unsigned long sk_batch_unclosed(void);
 
 #endif

@@ -8,25 +8,28 @@
 
 #include <uv.h>
 
-static int sk__quiet; /* sk_log_info() prints nothing when set */
+/* sk_log_info() prints nothing when set; set at start-up, before any
+ * worker thread exists, and only read afterwards. */
+static int sk__quiet;
 
 void sk_log_quiet(int quiet)
 {
 	sk__quiet = quiet;
 }
 
+/*
+ * The text is built in a buffer of the calling thread's own: worker
+ * threads log too (src/net/batch.c), and one buffer shared by every
+ * thread would let one thread's message overwrite another's while it is
+ * being printed. uv_strerror_r() also formats unknown codes into that
+ * buffer, where uv_strerror() would allocate a copy and never free it.
+ */
 const char *sk_strerror(int err)
 {
-	static char buf[128];
-	const char *s = uv_strerror(err);
-	size_t n;
+	static _Thread_local char buf[SK_STRERROR_MAX];
 
 	/* libuv says "address already in use"; keep it, in lower case. */
-	n = strlen(s);
-	if (n >= sizeof(buf))
-		n = sizeof(buf) - 1;
-	memcpy(buf, s, n);
-	buf[n] = '\0';
+	uv_strerror_r(err, buf, sizeof(buf));
 	if (buf[0] >= 'A' && buf[0] <= 'Z' && !(buf[1] >= 'A' && buf[1] <= 'Z'))
 		buf[0] = (char)(buf[0] - 'A' + 'a');
 	return buf;

@@ -20,7 +20,12 @@ __attribute__((noreturn)) void sk_fatalx(int code, const char *fmt, ...)
 /* Silence sk_log_info() (errors still print). */
 void sk_log_quiet(int quiet);
 
-/* The text for a negative errno or libuv error code. */
+/* Longest text sk_strerror() returns, with its NUL; longer is cut. */
+#define SK_STRERROR_MAX 128
+
+/* The text for a negative errno or libuv error code. Safe from any
+ * thread: the text lives in a buffer of the calling thread's own and
+ * stays valid until that thread's next call. */
 const char *sk_strerror(int err);
 
 #ifdef SK_DEBUG

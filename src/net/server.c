@@ -1620,7 +1620,9 @@ int sk_server_run(struct sk_server *s)
 	uv_close((uv_handle_t *)&s->sigint, NULL);
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
 	uv_run(&s->loop, UV_RUN_DEFAULT);
-	if (uv_loop_close(&s->loop) != 0)
+	/* A worker loop of a batched service that would not close counts
+	 * as a handle left open too. */
+	if (uv_loop_close(&s->loop) != 0 || sk_batch_unclosed() != 0)
 		rc = -1;
 	for (size_t i = 0; i < s->nlis; i++) {
 		free(s->lis[i]->spare);

@@ -20,7 +20,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 SOCKIT = os.environ.get("SOCKIT_BIN", os.path.join(ROOT, "build", "sockit"))
 
 LISTEN_RE = re.compile(r"^sockit: (\w+)/(tcp|udp) (\S+): listening$")
-BAD_LOG = re.compile(r"AddressSanitizer|LeakSanitizer|runtime error:|handles left open")
+BAD_LOG = re.compile(r"AddressSanitizer|LeakSanitizer|ThreadSanitizer|runtime error:|"
+                     r"handles left open")
 
 # Every service on both loopbacks, ports picked by the kernel.
 ALL = ["welcome=:0", "timefmt=:0", "daytime=:0", "time=:0", "ntp=:0"]
