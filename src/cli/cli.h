@@ -10,6 +10,9 @@
 #include <stdio.h>
 
 int sk_cmd_serve(int argc, char **argv);
+/* Switch to user's uid and gid and no other groups (after binding).
+ * Returns 0, or -1 after logging why. */
+int sk_drop_privileges(const char *user);
 /* `sockit help serve`, built from every service's declarations. */
 void sk_serve_help(FILE *f);
 int sk_cmd_welcome(int argc, char **argv);

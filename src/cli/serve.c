@@ -18,9 +18,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <grp.h>
 #include <netdb.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -509,25 +507,6 @@ static unsigned sk__raise_nofile(void)
 				 : (unsigned)(rl.rlim_cur / 2);
 }
 
-static int sk__drop_privileges(const char *user)
-{
-	struct passwd *pw;
-
-	errno = 0;
-	pw = getpwnam(user);
-	if (pw == NULL) {
-		sk_log_warnx("serve: --user %s: no such user", user);
-		return -1;
-	}
-	if (setgroups(1, &pw->pw_gid) != 0 ||
-	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) != 0 ||
-	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) != 0) {
-		sk_log_warn(-errno, "serve: --user %s: cannot switch user", user);
-		return -1;
-	}
-	return 0;
-}
-
 /* Bind every listener for one spec. Returns 0 or -1 (already reported).
  * Without an address, a spec binds 127.0.0.1 and ::1; a host without
  * IPv6 loopback only gets a warning for the second. */
@@ -743,7 +722,7 @@ int sk_cmd_serve(int argc, char **argv)
 			goto stop;
 	}
 	if (sv->daemon.user[0] != '\0' &&
-	    sk__drop_privileges(sv->daemon.user) != 0)
+	    sk_drop_privileges(sv->daemon.user) != 0)
 		goto stop;
 	printf("sockit: ready, %zu sockets, pid %ld\n",
 	       sk_server_listeners(srv), (long)getpid());
