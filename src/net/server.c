@@ -73,6 +73,7 @@ struct sk_listener {
 	unsigned long drop_out;        /* sends over the outbound budget */
 	unsigned long drop_conn;       /* connections over max_conn */
 	unsigned long drop_src;        /* connections over the per-source cap */
+	unsigned long drop_mem;        /* connections refused for memory */
 	unsigned long accept_err;      /* failed accepts, this interval */
 	int last_err;                  /* the last of them */
 	unsigned pending;              /* queued UDP replies */
@@ -128,6 +129,9 @@ struct sk_conn {
 	unsigned spare : 1;            /* the listener's spare, not freed */
 	unsigned counted : 1;          /* holds a per-source place */
 	unsigned told : 1;             /* the service has seen tcp_close */
+	const struct sk_filter *filter; /* between socket and service */
+	void *fstate;                  /* its state */
+	char *raw;                     /* filtered: bytes as read */
 	size_t inlen;                  /* bytes in in[] */
 	char in[SK_CONN_INBUF];        /* input not yet handled */
 };
@@ -308,6 +312,11 @@ struct sk_svc *sk_server_svc(struct sk_server *s, const struct sk_service *def)
 	return NULL;
 }
 
+size_t sk_svc_conn_bytes(const struct sk_svc *s)
+{
+	return SK__CONN_HEAD + s->def->conn_size;
+}
+
 size_t sk_server_listeners(const struct sk_server *s)
 {
 	return s->nlis;
@@ -459,6 +468,12 @@ static void sk__conn_free(uv_handle_t *h)
 	 * while the service was busy with another) is told here, from the
 	 * loop, never from inside the service's own call. */
 	sk__tell(c, c->why);
+	if (c->filter != NULL && c->filter->free != NULL)
+		c->filter->free(c->fstate);
+	free(c->raw);
+	c->filter = NULL;
+	c->fstate = NULL;
+	c->raw = NULL;
 	/* Cancelled writes have had their callbacks; the bytes can go. */
 	sk_outq_clear(&c->out);
 	if (c->spare) {
@@ -560,6 +575,10 @@ static void sk__conn_end(struct sk_conn *c, enum sk_close_reason why)
 	sk__tell(c, why);
 	if (c->closing || c->ending)
 		return; /* the service closed it itself */
+	if (c->filter != NULL && c->filter->end != NULL)
+		c->filter->end(c, c->fstate);
+	if (c->closing)
+		return;
 	c->ending = 1;
 	c->inlen = 0;
 	sk__ready_del(c);
@@ -752,6 +771,21 @@ static ssize_t sk__direct(struct sk_conn *c, const void *buf, size_t len)
 
 int sk_conn_write(struct sk_conn *c, const void *buf, size_t len)
 {
+	if (c->filter != NULL) {
+		int rc;
+
+		if (c->closing || c->ending)
+			return -EPIPE;
+		rc = c->filter->output(c, c->fstate, buf, len);
+		if (rc != 0 && !c->closing)
+			sk__conn_close(c, SK_CLOSE_RESET);
+		return rc;
+	}
+	return sk_conn_write_raw(c, buf, len);
+}
+
+int sk_conn_write_raw(struct sk_conn *c, const void *buf, size_t len)
+{
 	ssize_t n;
 	int rc;
 
@@ -778,6 +812,8 @@ int sk_conn_send(struct sk_conn *c, struct sk_buf *b, size_t off, size_t len)
 
 	if (off > b->len || len > b->len - off)
 		return -EINVAL;
+	if (c->filter != NULL)
+		return sk_conn_write(c, b->data + off, len);
 	if ((rc = sk__room(c, len)) != 0)
 		return rc;
 	if (len == 0)
@@ -795,14 +831,44 @@ int sk_conn_send(struct sk_conn *c, struct sk_buf *b, size_t off, size_t len)
 
 /* ---- connections: input ---- */
 
-/* A connection reads into its own buffer, and only while it has room. */
+/* A connection reads into its own buffer, and only while it has room;
+ * through a filter, into the raw buffer, as much as one call may take. */
 static void sk__conn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
 	struct sk_conn *c = h->data;
 
 	(void)hint;
+	if (c->raw != NULL) {
+		buf->base = c->raw;
+		buf->len = SK_CONN_INBUF;
+		return;
+	}
 	buf->base = c->in + c->inlen;
 	buf->len = sizeof(c->in) - c->inlen;
+}
+
+int sk_conn_filter(struct sk_conn *c, const struct sk_filter *f, void *state)
+{
+	c->raw = malloc(SK_CONN_INBUF);
+	if (c->raw == NULL) {
+		if (f->free != NULL)
+			f->free(state);
+		return -ENOMEM;
+	}
+	c->filter = f;
+	c->fstate = state;
+	return 0;
+}
+
+size_t sk_conn_feed(struct sk_conn *c, const void *buf, size_t len)
+{
+	size_t room = sizeof(c->in) - c->inlen;
+
+	if (len > room)
+		len = room;
+	memcpy(c->in + c->inlen, buf, len);
+	c->inlen += len;
+	return len;
 }
 
 /*
@@ -818,6 +884,12 @@ static void sk__conn_run(struct sk_conn *c)
 
 	if (c->closing || c->ending)
 		return;
+	/* Room for input: a filter may have more decoded bytes for it. */
+	if (c->filter != NULL && c->inlen < sizeof(c->in) &&
+	    c->filter->input(c, c->fstate, NULL, 0) != 0) {
+		sk__conn_close(c, SK_CLOSE_RESET);
+		return;
+	}
 	if (!c->paused && c->inlen > 0) {
 		size_t used = c->svc->def->tcp_read(c, c->in, c->inlen);
 
@@ -871,10 +943,16 @@ static void sk__read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 		c->eof = 1;
 	} else {
 		now = uv_now(st->loop);
-		c->inlen += (size_t)n;
 		c->last = now;
 		if (c->req_start == 0)
 			c->req_start = now;
+		if (c->filter == NULL) {
+			c->inlen += (size_t)n;
+		} else if (c->filter->input(c, c->fstate, c->raw,
+					    (size_t)n) != 0) {
+			sk__conn_close(c, SK_CLOSE_RESET);
+			return;
+		}
 	}
 	sk__conn_run(c);
 }
@@ -953,8 +1031,12 @@ static void sk__accept_one(struct sk_listener *l)
 		sk__conn_close(c, SK_CLOSE_RESET);
 		return;
 	}
-	if (c->spare || v->nconn > v->lim.max_conn ||
-	    s->nconn > s->cfg.max_conn) {
+	if (c->spare) {
+		l->drop_mem++;
+		sk__conn_close(c, SK_CLOSE_NOMEM);
+		return;
+	}
+	if (v->nconn > v->lim.max_conn || s->nconn > s->cfg.max_conn) {
 		l->drop_conn++;
 		sk__conn_close(c, SK_CLOSE_DONE);
 		return;
@@ -1427,8 +1509,12 @@ static void sk__summary(struct sk_server *s, unsigned secs)
 				     "(over the per-source limit of %u)",
 				     l->name, l->drop_src, secs,
 				     l->svc->lim.max_conn_source);
+		if (l->drop_mem > 0)
+			sk_log_warnx("%s: refused %lu connections in %us "
+				     "(out of memory)", l->name, l->drop_mem,
+				     secs);
 		l->drop_rate = l->drop_bad = l->drop_conn = 0;
-		l->drop_loop = l->drop_out = l->drop_src = 0;
+		l->drop_loop = l->drop_out = l->drop_src = l->drop_mem = 0;
 	}
 }
 

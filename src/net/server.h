@@ -55,6 +55,10 @@ int sk_server_listen(struct sk_server *s, struct sk_svc *svc,
 int sk_server_listen_unix(struct sk_server *s, struct sk_svc *svc,
 			  const char *path);
 
+/* Bytes one connection of s takes in our memory (the kernel's socket
+ * buffers not counted). */
+size_t sk_svc_conn_bytes(const struct sk_svc *s);
+
 /* Number of listeners bound so far. */
 size_t sk_server_listeners(const struct sk_server *s);
 
@@ -63,7 +67,10 @@ size_t sk_server_listeners(const struct sk_server *s);
 void sk_server_stop(struct sk_server *s);
 
 /* Run until SIGINT or SIGTERM, then shut down gracefully. Returns 0 when
- * every handle closed cleanly. Frees the server. */
+ * every handle closed cleanly. Frees the server. It returns with SIGINT
+ * and SIGTERM blocked in the calling thread, so that one arriving while
+ * the process exits cannot kill it; a caller that goes on running may
+ * take any pending one with sigtimedwait() and unblock them. */
 int sk_server_run(struct sk_server *s);
 
 #endif

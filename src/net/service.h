@@ -126,6 +126,32 @@ const char *sk_close_reason_str(enum sk_close_reason r);
  */
 typedef uint64_t sk_conn_id;
 
+/*
+ * A filter sits between a connection's socket and its service: it turns
+ * the bytes that arrive into what the service reads, and what the service
+ * writes into the bytes that leave (exec's TLS, through OpenSSL memory
+ * BIOs, is the one planned). A service installs one in tcp_accept with
+ * sk_conn_filter(); the platform frees its state with the connection.
+ */
+struct sk_filter {
+	/* len bytes arrived (at most SK_CONN_INBUF per call), or buf is NULL
+	 * because the service has made room: decode, and hand what the
+	 * service should read to sk_conn_feed() while it takes it; keep the
+	 * rest for the next call. Return 0, or a negative errno to close the
+	 * connection. */
+	int (*input)(struct sk_conn *c, void *state, const char *buf,
+		     size_t len);
+	/* The service wrote len bytes: encode them and queue the result
+	 * with sk_conn_write_raw(). Return 0 or a negative errno. */
+	int (*output)(struct sk_conn *c, void *state, const void *buf,
+		      size_t len);
+	/* The service is done: queue any goodbye (a TLS close_notify).
+	 * May be NULL. */
+	void (*end)(struct sk_conn *c, void *state);
+	/* Free the state. May be NULL. */
+	void (*free)(void *state);
+};
+
 /* ---- the service table ---- */
 
 struct sk_service {
@@ -223,6 +249,15 @@ struct sk_conn *sk_conn_get(struct sk_svc *s, sk_conn_id id);
  */
 int sk_conn_write(struct sk_conn *c, const void *buf, size_t len);
 int sk_conn_send(struct sk_conn *c, struct sk_buf *b, size_t off, size_t len);
+/* Put filter f (with its state, freed by f->free) in c's path; from
+ * tcp_accept. Returns 0 or -ENOMEM. */
+int sk_conn_filter(struct sk_conn *c, const struct sk_filter *f, void *state);
+/* For filters: hand decoded input to the service's buffer; returns the
+ * bytes it took (fewer when the buffer is full). */
+size_t sk_conn_feed(struct sk_conn *c, const void *buf, size_t len);
+/* For filters: queue encoded bytes for the socket, with the same caps
+ * and errors as sk_conn_write(). */
+int sk_conn_write_raw(struct sk_conn *c, const void *buf, size_t len);
 /* Bytes queued for the peer and not yet taken by the kernel. */
 size_t sk_conn_queued(const struct sk_conn *c);
 /* True when the service should stop handling input for now: output is
