@@ -259,7 +259,13 @@ static int sk__add_spec(struct sk__specs *sp, const char *text, char *err,
 			 text, s->service, names);
 		return -1;
 	}
-	if (s->transports != 0 && !(svc->transports & s->transports)) {
+	if (s->transports == SK_UNIX && !(svc->transports & SK_TCP)) {
+		snprintf(err, errcap, "'%s': %s has no stream transport for a "
+			 "unix socket", text, svc->name);
+		return -1;
+	}
+	if (s->transports != 0 && s->transports != SK_UNIX &&
+	    !(svc->transports & s->transports)) {
 		snprintf(err, errcap, "'%s': %s has no %s transport", text,
 			 svc->name, s->transports == SK_TCP ? "tcp" : "udp");
 		return -1;
@@ -434,7 +440,8 @@ void sk_serve_help(FILE *f)
 	      "and ::1 on its default port; each SERVICE argument picks a service, and\n"
 	      "optionally one transport and an address. An empty ADDR means 127.0.0.1\n"
 	      "and ::1; 0.0.0.0 means every IPv4 address and [::] every IPv6 address.\n"
-	      "PORT 0 picks a free port.\n"
+	      "PORT 0 picks a free port. SERVICE=unix:PATH listens on a unix stream\n"
+	      "socket (mode 0600) instead.\n"
 	      "\n"
 	      "services:\n", f);
 	for (int i = 0; sk_services[i] != NULL; i++) {
@@ -519,6 +526,17 @@ static int sk__bind_spec(struct sk_server *srv, struct sk_svc *v,
 	size_t nhosts = 2;
 	unsigned want = spec->transports ? spec->transports : svc->transports;
 
+	if (spec->transports == SK_UNIX) {
+		int rc = sk_server_listen_unix(srv, v, spec->host);
+
+		if (rc != 0) {
+			sk_log_warnx("%s/unix %s: %s", svc->name, spec->host,
+				     sk_strerror(rc));
+			return -1;
+		}
+		printf("sockit: %s/unix %s: listening\n", svc->name, spec->host);
+		return 0;
+	}
 	if (spec->host[0] != '\0') {
 		hosts[0] = spec->host;
 		nhosts = 1;

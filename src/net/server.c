@@ -36,6 +36,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -47,7 +48,6 @@
 #include "sockaddr.h"
 #include "table.h"
 
-#define SK__UNIX 4u
 
 #ifndef container_of
 #define container_of(p, type, member) \
@@ -57,7 +57,7 @@
 struct sk_listener {
 	struct sk_server *srv;         /* owner */
 	struct sk_svc *svc;            /* what it serves */
-	unsigned transport;            /* SK_TCP, SK_UDP or SK__UNIX */
+	unsigned transport;            /* SK_TCP, SK_UDP or SK_UNIX */
 	char name[160];                /* "daytime/udp 127.0.0.1:10013" */
 	union {
 		uv_handle_t h;
@@ -67,6 +67,8 @@ struct sk_listener {
 		uv_udp_t udp;
 	} u;                           /* the socket */
 	uint16_t port;                 /* bound port, network order; UDP */
+	char path[SK_UNIX_PATH_MAX];   /* a unix socket's file, removed at
+					* shutdown */
 	unsigned long drop_rate;       /* datagrams over the rate, this interval */
 	unsigned long drop_bad;        /* malformed or unsendable, this interval */
 	unsigned long drop_loop;       /* from a loop-prone port */
@@ -394,7 +396,7 @@ const struct sockaddr *sk_conn_peer(struct sk_conn *c)
 	int len = sizeof(c->peer);
 
 	if (c->peer.ss_family == AF_UNSPEC) {
-		if (c->lis->transport == SK__UNIX)
+		if (c->lis->transport == SK_UNIX)
 			c->peer.ss_family = AF_UNIX;
 		else
 			uv_tcp_getpeername(&c->u.tcp,
@@ -408,7 +410,7 @@ const struct sockaddr *sk_conn_local(struct sk_conn *c)
 	int len = sizeof(c->local);
 
 	if (c->local.ss_family == AF_UNSPEC) {
-		if (c->lis->transport == SK__UNIX)
+		if (c->lis->transport == SK_UNIX)
 			c->local.ss_family = AF_UNIX;
 		else
 			uv_tcp_getsockname(&c->u.tcp,
@@ -1007,7 +1009,7 @@ static void sk__accept_one(struct sk_listener *l)
 	c->lis = l;
 	c->svc = v;
 	c->why = SK_CLOSE_DONE;
-	if (l->transport == SK__UNIX)
+	if (l->transport == SK_UNIX)
 		rc = uv_pipe_init(&s->loop, &c->u.pipe, 0);
 	else
 		rc = uv_tcp_init(&s->loop, &c->u.tcp);
@@ -1041,7 +1043,7 @@ static void sk__accept_one(struct sk_listener *l)
 		sk__conn_close(c, SK_CLOSE_DONE);
 		return;
 	}
-	if (l->transport != SK__UNIX && v->lim.max_conn_source != 0) {
+	if (l->transport != SK_UNIX && v->lim.max_conn_source != 0) {
 		const uint8_t *a;
 		int v6;
 
@@ -1075,7 +1077,7 @@ static void sk__accept_one(struct sk_listener *l)
 		return;
 	}
 	/* Replies to requests go out at once, not after Nagle's delay. */
-	if (l->transport != SK__UNIX)
+	if (l->transport != SK_UNIX)
 		uv_tcp_nodelay(&c->u.tcp, 1);
 	sk__conn_run(c);
 }
@@ -1418,13 +1420,14 @@ int sk_server_listen_unix(struct sk_server *s, struct sk_svc *v,
 			  const char *path)
 {
 	struct sk_listener *l;
+	struct stat st;
 	int rc;
 
 	if (s->nlis >= SK_MAX_LISTENERS)
 		return UV_ENOBUFS;
 	if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
 		return UV_ENAMETOOLONG;
-	l = sk__lis_new(s, v, SK__UNIX);
+	l = sk__lis_new(s, v, SK_UNIX);
 	if (l == NULL)
 		return UV_ENOMEM;
 	rc = uv_pipe_init(&s->loop, &l->u.pipe, 0);
@@ -1434,15 +1437,22 @@ int sk_server_listen_unix(struct sk_server *s, struct sk_svc *v,
 		return rc;
 	}
 	l->u.h.data = l;
-	/* A socket file left by an earlier run would make bind fail. */
-	unlink(path);
+	/* A socket file left by an earlier run would make bind fail; only
+	 * a socket is replaced, never a file of another kind. */
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(path);
 	rc = uv_pipe_bind(&l->u.pipe, path);
+	/* Only the daemon's user may connect: --insecure services rely on
+	 * it. */
+	if (rc == 0 && chmod(path, 0600) != 0)
+		rc = -errno;
 	if (rc == 0)
 		rc = uv_listen(&l->u.st, SOMAXCONN, sk__accept);
 	if (rc != 0) {
 		uv_close(&l->u.h, sk__lis_free);
 		return rc;
 	}
+	memcpy(l->path, path, strlen(path) + 1);
 	sk__lis_keep(s, l, path);
 	return 0;
 }
@@ -1618,9 +1628,12 @@ static void sk__shutdown(struct sk_server *s, int say)
 	sk__summary(s, s->ticks + 1);
 	/* Bound listeners are freed after the loop ends: connections that
 	 * are still finishing point at theirs. */
-	for (size_t i = 0; i < s->nlis; i++)
+	for (size_t i = 0; i < s->nlis; i++) {
 		if (!s->lis[i]->batched)
 			uv_close(&s->lis[i]->u.h, NULL);
+		if (s->lis[i]->path[0] != '\0')
+			unlink(s->lis[i]->path);
+	}
 	for (size_t i = 0; i < s->nsvc; i++)
 		if (s->svcs[i]->inited && s->svcs[i]->def->stop != NULL)
 			s->svcs[i]->def->stop(s->svcs[i]);

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/un.h>
 
 
 void sk_sockaddr_parts(const struct sockaddr *sa, char *addr, size_t acap,
@@ -17,7 +18,10 @@ void sk_sockaddr_parts(const struct sockaddr *sa, char *addr, size_t acap,
 		a = &((const struct sockaddr_in *)sa)->sin_addr;
 	else if (sa->sa_family == AF_INET6)
 		a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-	if (a == NULL || inet_ntop(sa->sa_family, a, addr, (socklen_t)acap) == NULL)
+	if (sa->sa_family == AF_UNIX)
+		snprintf(addr, acap, "unix"); /* peers are unnamed */
+	else if (a == NULL ||
+		 inet_ntop(sa->sa_family, a, addr, (socklen_t)acap) == NULL)
 		snprintf(addr, acap, "?");
 	snprintf(port, pcap, "%u", sk_sockaddr_port(sa));
 }
@@ -27,7 +31,9 @@ void sk_sockaddr_str(const struct sockaddr *sa, char *buf, size_t cap)
 	char a[INET6_ADDRSTRLEN], p[8];
 
 	sk_sockaddr_parts(sa, a, sizeof(a), p, sizeof(p));
-	if (sa->sa_family == AF_INET6)
+	if (sa->sa_family == AF_UNIX)
+		snprintf(buf, cap, "unix");
+	else if (sa->sa_family == AF_INET6)
 		snprintf(buf, cap, "[%s]:%s", a, p);
 	else
 		snprintf(buf, cap, "%s:%s", a, p);

@@ -104,6 +104,19 @@ int sk_spec_parse(const char *s, struct sk_spec *spec)
 	if (eq == NULL)
 		return 0;
 	eq++;
+	if (strncmp(eq, "unix:", 5) == 0) {
+		size_t plen = strlen(eq + 5);
+
+		if (spec->transports != 0)
+			return SK_ADDR_E_SERVICE;
+		if (plen == 0)
+			return SK_ADDR_E_EMPTY;
+		if (plen >= SK_UNIX_PATH_MAX || plen >= sizeof(spec->host))
+			return SK_ADDR_E_PATH;
+		spec->transports = SK_UNIX;
+		memcpy(spec->host, eq + 5, plen + 1);
+		return 0;
+	}
 	/* "=PORT" alone is shorthand for "=:PORT". */
 	if (*eq != '\0' && strspn(eq, "0123456789") == strlen(eq)) {
 		spec->has_port = 1;
@@ -131,6 +144,8 @@ const char *sk_addr_strerror(int err)
 		return "expected SERVICE[/tcp|/udp][=[ADDR]:PORT]";
 	case SK_ADDR_E_HOST:
 		return "host missing";
+	case SK_ADDR_E_PATH:
+		return "unix socket path longer than 107 bytes";
 	default:
 		return "bad address";
 	}

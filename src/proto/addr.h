@@ -23,6 +23,7 @@ enum sk_addr_err {
 	SK_ADDR_E_LONG = -4,    /* host longer than SK_HOST_MAX - 1 */
 	SK_ADDR_E_SERVICE = -5, /* bad service name or transport */
 	SK_ADDR_E_HOST = -6,    /* host needed but missing */
+	SK_ADDR_E_PATH = -7,    /* unix socket path too long */
 };
 
 /* Flags for sk_hostport_parse(). */
@@ -41,11 +42,16 @@ int sk_port_parse(const char *s, size_t len, uint16_t *port);
 
 #define SK_TCP 1u
 #define SK_UDP 2u
+#define SK_UNIX 4u /* a unix stream socket, for services with SK_TCP */
+
+/* A unix socket path, with its NUL (sun_path's size on Linux). */
+#define SK_UNIX_PATH_MAX 108
 
 /* Room for a service name, with its NUL. */
 #define SK_SERVICE_NAME_MAX 32
 
-/* A parsed `SERVICE[/tcp|/udp][=[ADDR]:PORT]`. */
+/* A parsed `SERVICE[/tcp|/udp][=[ADDR]:PORT]` or `SERVICE=unix:PATH`
+ * (then transports is SK_UNIX and host holds PATH). */
 struct sk_spec {
 	char service[SK_SERVICE_NAME_MAX]; /* the service name as written */
 	unsigned transports;               /* SK_TCP|SK_UDP, 0 if not given */

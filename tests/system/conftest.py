@@ -50,6 +50,7 @@ class Server:
             env=full_env,
         )
         self.addrs = {}
+        self.lines = []  # what it printed on stdout before "ready"
         self.stopped = False
         buf = b""
         deadline = time.monotonic() + timeout
@@ -70,6 +71,7 @@ class Server:
             while b"\n" in buf:
                 line, buf = buf.split(b"\n", 1)
                 line = line.decode()
+                self.lines.append(line)
                 m = LISTEN_RE.match(line)
                 if m:
                     self.addrs.setdefault((m.group(1), m.group(2)), []).append(

@@ -355,3 +355,43 @@ def test_daytime_and_time_do_not_bounce_a_datagram_between_them(serve):
     c0 = cpu_seconds(s.proc.pid)
     time.sleep(1)
     assert cpu_seconds(s.proc.pid) - c0 < 0.5
+
+
+# ---- unix sockets ----
+
+def test_unix_socket_listener(serve, tmp_path):
+    path = str(tmp_path / "timefmt.sock")
+    wpath = str(tmp_path / "welcome.sock")
+    s = serve("timefmt=unix:" + path, "welcome=unix:" + wpath,
+              "--welcome-banner", "hi {peer}\\n")
+    assert "sockit: timefmt/unix %s: listening" % path in s.lines
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+        c.settimeout(5)
+        c.connect(path)
+        c.sendall(b"%%\n%%%%\n")
+        line, rest = read_line(c)
+        assert line == b"%\n"
+        assert read_line(c, rest)[0] == b"%%\n"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+        c.settimeout(5)
+        c.connect(wpath)
+        assert c.recv(100) == b"hi unix\n"
+    assert s.stop() == 0
+    assert not os.path.exists(path)  # removed at shutdown
+
+
+def test_unix_socket_spec_errors(tmp_path):
+    r = sockit("serve", "ntp=unix:" + str(tmp_path / "x"))
+    assert r.returncode == 2
+    assert "ntp has no stream transport for a unix socket" in r.stderr
+    r = sockit("serve", "timefmt=unix:/" + "x" * 120)
+    assert r.returncode == 2
+    assert "unix socket path longer than 107 bytes" in r.stderr
+    # A file that is not a socket is never replaced.
+    f = tmp_path / "plain"
+    f.write_text("keep me")
+    r = sockit("serve", "timefmt=unix:" + str(f))
+    assert r.returncode == 1
+    assert "timefmt/unix %s: address already in use" % f in r.stderr
+    assert f.read_text() == "keep me"

@@ -278,6 +278,29 @@ static void test_spec_examples(void **state)
 	assert_spec("x=[]:9", "x", 0, "", 1, 9);
 }
 
+static void test_spec_unix(void **state)
+{
+	char s[SK_UNIX_PATH_MAX + 16];
+
+	(void)state;
+	assert_spec("exec=unix:/run/sockit/exec.sock", "exec", SK_UNIX,
+		    "/run/sockit/exec.sock", 0, 0);
+	assert_spec("x=unix:rel", "x", SK_UNIX, "rel", 0, 0);
+	/* A colon in the path is the path's. */
+	assert_spec("x=unix:/a:1", "x", SK_UNIX, "/a:1", 0, 0);
+	assert_spec_err("x=unix:", SK_ADDR_E_EMPTY);
+	assert_spec_err("x/tcp=unix:/a", SK_ADDR_E_SERVICE);
+	assert_spec_err("x/udp=unix:/a", SK_ADDR_E_SERVICE);
+	/* 107 bytes fit sun_path with its NUL; 108 do not. */
+	memcpy(s, "x=unix:", 7);
+	memset(s + 7, 'p', SK_UNIX_PATH_MAX - 1);
+	s[7 + SK_UNIX_PATH_MAX - 1] = '\0';
+	assert_int_equal(spec(s, &(struct sk_spec){ 0 }), 0);
+	s[7 + SK_UNIX_PATH_MAX - 1] = 'p';
+	s[7 + SK_UNIX_PATH_MAX] = '\0';
+	assert_spec_err(s, SK_ADDR_E_PATH);
+}
+
 static void test_spec_service_names(void **state)
 {
 	char s[SK_SERVICE_NAME_MAX + 8];
@@ -356,8 +379,10 @@ static void test_strerror(void **state)
 	assert_string_equal(sk_addr_strerror(SK_ADDR_E_SERVICE),
 			    "expected SERVICE[/tcp|/udp][=[ADDR]:PORT]");
 	assert_string_equal(sk_addr_strerror(SK_ADDR_E_HOST), "host missing");
+	assert_string_equal(sk_addr_strerror(SK_ADDR_E_PATH),
+			    "unix socket path longer than 107 bytes");
 	assert_string_equal(sk_addr_strerror(0), "bad address");
-	assert_string_equal(sk_addr_strerror(-7), "bad address");
+	assert_string_equal(sk_addr_strerror(-8), "bad address");
 }
 
 int main(void)
@@ -373,6 +398,7 @@ int main(void)
 		cmocka_unit_test(test_hostport_empty),
 		cmocka_unit_test(test_hostport_long),
 		cmocka_unit_test(test_spec_examples),
+		cmocka_unit_test(test_spec_unix),
 		cmocka_unit_test(test_spec_service_names),
 		cmocka_unit_test(test_spec_transports),
 		cmocka_unit_test(test_spec_addresses),
