@@ -14,29 +14,39 @@ _Static_assert(sizeof(unsigned) == sizeof(uint32_t),
 #define SK__LIM(f) offsetof(struct sk_svc_limits, f)
 
 const struct sk_opt sk_limit_opts[] = {
-	SK_OPT_NUM(SK_OPT_UINT, "max-conn", SK__LIM(max_conn), 1, 1000000, NULL, "N",
-		   "concurrent TCP connections"),
-	SK_OPT_NUM(SK_OPT_UINT, "max-conn-per-source", SK__LIM(max_conn_source), 0, 1000000, NULL, "N",
-		   "of them, from one IPv4 address or IPv6 /64 (0 = no cap)"),
-	SK_OPT_NUM(SK_OPT_UINT, "idle-timeout", SK__LIM(idle_timeout), 0, 86400, NULL, "S",
-		   "close TCP peers silent this long (0 = never)"),
-	SK_OPT_NUM(SK_OPT_UINT, "request-timeout", SK__LIM(request_timeout), 0, 86400, NULL, "S",
-		   "close TCP peers whose request takes this long to arrive;\n"
-	  "trickled bytes do not extend it (0 = never)"),
-	SK_OPT_NUM(SK_OPT_UINT, "max-output", SK__LIM(max_output), 1024, 1024 * 1024 * 1024, NULL, "BYTES",
-		   "output queued for one TCP peer before it is disconnected"),
-	SK_OPT_NUM(SK_OPT_UINT, "rate", SK__LIM(rate.rate), 0, 1000000, NULL, "N",
-		   "UDP datagrams per second per source (0 = no limit)"),
-	SK_OPT_NUM(SK_OPT_UINT, "burst", SK__LIM(rate.burst), 1, 1000000, NULL, "N",
-		   "per-source burst"),
-	SK_OPT_NUM(SK_OPT_UINT, "global-rate", SK__LIM(global.rate), 0, 100000000, NULL, "N",
-		   "UDP datagrams per second from all sources (0 = no limit)"),
-	SK_OPT_NUM(SK_OPT_UINT, "global-burst", SK__LIM(global.burst), 1, 100000000, NULL, "N",
-		   "global burst"),
-	SK_OPT_NUM(SK_OPT_UINT, "out-rate", SK__LIM(out.rate), 0, 100000000, NULL, "N",
-		   "UDP datagrams per second a service sends (0 = no limit)"),
-	SK_OPT_NUM(SK_OPT_UINT, "out-burst", SK__LIM(out.burst), 1, 100000000, NULL, "N",
-		   "outbound burst"),
+	SK_OPT_NUM(SK_OPT_UINT, "max-conn", SK__LIM(max_conn), 1, 1000000,
+		   NULL, "N", "concurrent TCP connections"),
+	SK_OPT_NUM(SK_OPT_UINT, "max-conn-per-source", SK__LIM(max_conn_source),
+		   0, 1000000, NULL, "N",
+		   "of them from one IPv4 address or IPv6 /64\n"
+		   "(0 = no cap)"),
+	SK_OPT_NUM(SK_OPT_UINT, "idle-timeout", SK__LIM(idle_timeout), 0, 86400,
+		   NULL, "S", "close TCP peers silent this long (0 = never)"),
+	SK_OPT_NUM(SK_OPT_UINT, "request-timeout", SK__LIM(request_timeout), 0,
+		   86400, NULL, "S",
+		   "close TCP peers whose request takes this long\n"
+		   "to arrive; trickled bytes do not extend it\n"
+		   "(0 = never)"),
+	SK_OPT_NUM(SK_OPT_UINT, "max-output", SK__LIM(max_output), 1024,
+		   1024 * 1024 * 1024, NULL, "BYTES",
+		   "output queued for one TCP peer before it is\n"
+		   "disconnected"),
+	SK_OPT_NUM(SK_OPT_UINT, "rate", SK__LIM(rate.rate), 0, 1000000, NULL,
+		   "N", "UDP datagrams a second per source (0 = none)"),
+	SK_OPT_NUM(SK_OPT_UINT, "burst", SK__LIM(rate.burst), 1, 1000000, NULL,
+		   "N", "per-source burst"),
+	SK_OPT_NUM(SK_OPT_UINT, "global-rate", SK__LIM(global.rate), 0,
+		   100000000, NULL, "N",
+		   "UDP datagrams a second from all sources\n"
+		   "(0 = no limit)"),
+	SK_OPT_NUM(SK_OPT_UINT, "global-burst", SK__LIM(global.burst), 1,
+		   100000000, NULL, "N", "global burst"),
+	SK_OPT_NUM(SK_OPT_UINT, "out-rate", SK__LIM(out.rate), 0, 100000000,
+		   NULL, "N",
+		   "UDP datagrams a second the service sends\n"
+		   "(0 = no limit)"),
+	SK_OPT_NUM(SK_OPT_UINT, "out-burst", SK__LIM(out.burst), 1, 100000000,
+		   NULL, "N", "outbound burst"),
 	SK_OPT_END,
 };
 
@@ -159,7 +169,10 @@ void sk_opts_help(FILE *f, const char *prefix, const struct sk_opt *opts)
 			h = nl + 1;
 		}
 		fprintf(f, " %s", h);
-		if (o->def != NULL)
+		/* The default goes on a line of its own past column 79. */
+		if (o->def != NULL && 30 + strlen(h) + strlen(o->def) + 11 > 79)
+			fprintf(f, "\n%29s (default %s)", "", o->def);
+		else if (o->def != NULL)
 			fprintf(f, " (default %s)", o->def);
 		fputc('\n', f);
 	}

@@ -81,7 +81,8 @@ static const struct sk_opt sk__ntp_opts[] = {
 	SK_OPT_NUM(SK_OPT_UINT, "ratelimit", SK__NTP(ratelimit), 0, 1, "1", "0|1",
 		   "limit each client's rate, as chrony's 'ratelimit'"),
 	SK_OPT_NUM(SK_OPT_INT, "interval", SK__NTP(interval), -19, 12, "3", "L",
-		   "log2 seconds between replies to a client (3 = 8 s)"),
+		   "log2 seconds between replies to a client\n"
+		   "(3 = 8 s)"),
 	SK_OPT_NUM(SK_OPT_UINT, "burst", SK__NTP(burst), 1, 255, "8", "N",
 		   "replies a client may get back to back"),
 	SK_OPT_NUM(SK_OPT_UINT, "leak", SK__NTP(leak), 1, 4, "2", "L",
@@ -94,7 +95,8 @@ static const struct sk_opt sk__ntp_opts[] = {
 		   "stratum to claim when the kernel says the clock\n"
 		   "is synchronised"),
 	{ .name = "allow", .type = SK_OPT_FUNC, .arg = "CIDR",
-	  .help = "allow only these clients (repeatable; default all)",
+	  .help = "allow only these clients (repeatable;\n"
+		  "default all)",
 	  .parse = sk__allow_add, .flags = SK_OPT_REPEAT },
 	SK_OPT_END,
 };
