@@ -60,6 +60,9 @@ struct sk_batch {
 	struct sk__worker *w[];         /* them */
 };
 
+/* How a worker names itself in the log: after its service. */
+#define SK__NAME(b) ((b)->ops->name != NULL ? (b)->ops->name : "batch")
+
 /* Worker loops that would not close, since start (sk_batch_unclosed). */
 static _Atomic unsigned long sk__unclosed;
 
@@ -235,9 +238,10 @@ static void sk__poll_failed(struct sk__worker *w, int status)
 		w->retry_ms = SK_BATCH_RETRY_MIN_MS;
 		w->log_ticks = 0;
 		sk_log_warn(err != 0 ? err : status,
-			    "ntp worker %u: socket error (polling again in "
+			    "%s worker %u: socket error (polling again in "
 			    "%u ms; more errors are counted, logged every %us)",
-			    w->idx, w->retry_ms, SK_BATCH_ERR_LOG_S);
+			    SK__NAME(w->b), w->idx, w->retry_ms,
+			    SK_BATCH_ERR_LOG_S);
 	} else {
 		w->perr++;
 		w->retry_ms = w->retry_ms * 2 > SK_BATCH_RETRY_MAX_MS
@@ -247,8 +251,8 @@ static void sk__poll_failed(struct sk__worker *w, int status)
 	rc = uv_timer_start(&w->retry, sk__retry_cb, w->retry_ms, 0);
 	if (rc != 0)
 		/* Only a closing handle refuses: the worker is stopping. */
-		sk_log_warn(rc, "ntp worker %u: cannot poll its socket again",
-			    w->idx);
+		sk_log_warn(rc, "%s worker %u: cannot poll its socket again",
+			    SK__NAME(w->b), w->idx);
 }
 
 static void sk__retry_cb(uv_timer_t *t)
@@ -309,7 +313,8 @@ static void sk__log_perr(struct sk__worker *w)
 {
 	if (w->perr == 0)
 		return;
-	sk_log_warnx("ntp worker %u: %lu more socket errors in %us", w->idx,
+	sk_log_warnx("%s worker %u: %lu more socket errors in %us",
+		     SK__NAME(w->b), w->idx,
 		     w->perr, w->log_ticks);
 	w->perr = 0;
 	w->log_ticks = 0;
@@ -454,7 +459,8 @@ static unsigned sk__stop_all(struct sk_batch *b, struct sk_batch_stats *sum)
 		rc = uv_async_send(&b->w[i]->stop);
 		if (rc != 0)
 			/* Not on Linux; the join below would then hang. */
-			sk_log_warn(rc, "ntp worker %u: cannot stop it", i);
+			sk_log_warn(rc, "%s worker %u: cannot stop it",
+				    SK__NAME(b), i);
 	}
 	for (unsigned i = 0; i < b->n; i++) {
 		struct sk__worker *w = b->w[i];
@@ -462,7 +468,8 @@ static unsigned sk__stop_all(struct sk_batch *b, struct sk_batch_stats *sum)
 		if (w->running) {
 			rc = uv_thread_join(&w->thread);
 			if (rc != 0)
-				sk_log_warn(rc, "ntp worker %u: join", i);
+				sk_log_warn(rc, "%s worker %u: join",
+					    SK__NAME(b), i);
 		} else if (w->loop_on) {
 			/* Never ran: close what was opened, then the loop. */
 			uv_walk(&w->loop, sk__close_any, NULL);
@@ -472,8 +479,8 @@ static unsigned sk__stop_all(struct sk_batch *b, struct sk_batch_stats *sum)
 			/* A bug: something was opened that stop does not
 			 * close. Say so in the words the daemon uses for its
 			 * own loop, then close it anyway to free the loop. */
-			sk_log_warn(rc, "ntp worker %u: handles left open at "
-				    "exit", i);
+			sk_log_warn(rc, "%s worker %u: handles left open at "
+				    "exit", SK__NAME(b), i);
 			unclosed++;
 			uv_walk(&w->loop, sk__close_any, NULL);
 			uv_run(&w->loop, UV_RUN_DEFAULT);

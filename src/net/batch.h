@@ -65,6 +65,8 @@ _Static_assert(sizeof(struct sk_batch_stats) == 5 * sizeof(unsigned long),
 	       "counters are summed as an array");
 
 struct sk_batch_ops {
+	/* The service's name, for log lines. */
+	const char *name;
 	/* Worker threads per address and busy-poll time (us, 0: none) for
 	 * these settings (the service's own). */
 	void (*params)(const void *cfg, unsigned *threads, unsigned *spin_us);

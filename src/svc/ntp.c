@@ -291,6 +291,7 @@ static void sk__ntp_stamp(void *w, struct sk_dgram *const *r, size_t n,
 }
 
 static const struct sk_batch_ops sk__ntp_ops = {
+	.name = "ntp",
 	.params = sk__ntp_params,
 	.worker_new = sk__ntp_new,
 	.worker_free = sk__ntp_free,

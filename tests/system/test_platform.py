@@ -395,3 +395,30 @@ def test_unix_socket_spec_errors(tmp_path):
     assert r.returncode == 1
     assert "timefmt/unix %s: address already in use" % f in r.stderr
     assert f.read_text() == "keep me"
+
+
+def test_outbound_budget_per_service(serve):
+    # daytime may send 2 datagrams at once and then 1 a second; time has
+    # no outbound budget. Inbound limits are off.
+    s = serve("daytime/udp=127.0.0.1:0", "time/udp=127.0.0.1:0",
+              "--daytime-out-rate", "1", "--daytime-out-burst", "2",
+              "--rate", "0", "--global-rate", "0", "--log-interval", "1")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+        u.settimeout(0.5)
+        for _ in range(6):
+            u.sendto(b"", s.addr("daytime", "udp"))
+        got = 0
+        try:
+            while True:
+                u.recv(100)
+                got += 1
+        except socket.timeout:
+            pass
+        # The burst, and at most one token that refilled meanwhile.
+        assert 2 <= got <= 3, got
+        for _ in range(6):
+            u.sendto(b"", s.addr("time", "udp"))
+            assert len(u.recv(100)) == 4
+    wait_log(s, r"daytime/udp 127\.0\.0\.1:\d+: dropped [34] datagrams in 1s "
+                r"\(0 over the rate limit, 0 malformed or unsendable, "
+                r"[34] over the outbound budget\)$")

@@ -106,6 +106,7 @@ static void t_stamp(void *w, struct sk_dgram *const *r, size_t n,
 }
 
 static const struct sk_batch_ops ops = {
+	.name = "test",
 	.worker_new = t_new,
 	.worker_free = t_free,
 	.worker_tick = t_tick,
@@ -317,7 +318,7 @@ static void test_socket_error_does_not_spin(void **state)
 	assert_true(cpu < SPIN_CPU_MAX_MS);
 	/* Still answering, and the error was said. */
 	assert_true(answered);
-	assert_non_null(strstr(log, "ntp worker 0: socket error"));
+	assert_non_null(strstr(log, "test worker 0: socket error"));
 	stop(b);
 }
 
