@@ -182,6 +182,8 @@ struct sk_server {
 	uv_idle_t more;                 /* keeps the loop from sleeping while
 					 * work waits for the next turn */
 	struct sk_listener *dhead;      /* listeners with a deferred accept */
+	uint64_t turn_t0;               /* when this turn's work began, ns;
+					 * 0: none yet */
 	struct sk_conn *rhead, *rtail;  /* connections with input left */
 	size_t nready;                  /* how many */
 	uint64_t seed[2];               /* hash keys, random per run */
@@ -880,12 +882,30 @@ size_t sk_conn_feed(struct sk_conn *c, const void *buf, size_t len)
  * its replies. Input left over goes on the ready list for the next loop
  * iteration, so one busy peer cannot hold the loop.
  */
+/* May this loop turn do more work? Starts the turn's clock on first use. */
+static int sk__budget(struct sk_server *s)
+{
+	uint64_t now = uv_hrtime();
+
+	if (s->turn_t0 == 0)
+		s->turn_t0 = now;
+	return now - s->turn_t0 < SK_TURN_BUDGET_NS;
+}
+
+
 static void sk__conn_run(struct sk_conn *c)
 {
 	int want;
 
 	if (c->closing || c->ending)
 		return;
+	/* This turn has done its share: the ready list carries c to the
+	 * next one (and reading stops below once its buffer is full). */
+	if (!sk__budget(c->svc->srv)) {
+		if (!c->paused)
+			sk__ready_add(c);
+		goto later;
+	}
 	/* Room for input: a filter may have more decoded bytes for it. */
 	if (c->filter != NULL && c->inlen < sizeof(c->in) &&
 	    c->filter->input(c, c->fstate, NULL, 0) != 0) {
@@ -907,6 +927,7 @@ static void sk__conn_run(struct sk_conn *c)
 		sk__conn_end(c, SK_CLOSE_PEER);
 		return;
 	}
+later:
 	if (c->inlen > 0 && !c->paused)
 		sk__ready_add(c);
 	want = !c->paused && !c->eof && c->inlen < sizeof(c->in);
@@ -1126,9 +1147,9 @@ static void sk__more(uv_idle_t *h)
 			sk__accept_one(l);
 		}
 	}
-	/* One turn each for those waiting now; a connection that still has
-	 * input goes to the back. */
-	while (n-- > 0 && s->rhead != NULL) {
+	/* One turn each for those waiting now, while this loop turn's budget
+	 * lasts; a connection that still has input goes to the back. */
+	while (n-- > 0 && s->rhead != NULL && sk__budget(s)) {
 		struct sk_conn *c = s->rhead;
 
 		sk__ready_del(c);
@@ -1151,6 +1172,7 @@ static void sk__turn(uv_prepare_t *h)
 
 	for (size_t i = 0; i < s->nlis; i++)
 		s->lis[i]->accepts = 0;
+	s->turn_t0 = 0;
 }
 
 /* ---- UDP ---- */

@@ -92,8 +92,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	rc = sk_spec_parse(s, &spec);
-	if (rc > 0 || rc < SK_ADDR_E_HOST)
+	if (rc > 0 || rc < SK_ADDR_E_PATH)
 		abort();
+	if (rc == 0 && spec.transports == SK_UNIX) {
+		/* SERVICE=unix:PATH: the path is everything after "unix:",
+		 * not empty, and fits sun_path; no port. */
+		const char *p = strstr(s, "=unix:");
+
+		if (p == NULL || spec.has_port || spec.port != 0 ||
+		    spec.host[0] == '\0' ||
+		    strlen(spec.host) >= SK_UNIX_PATH_MAX ||
+		    strcmp(spec.host, p + 6) != 0)
+			abort();
+		free(s);
+		return 0;
+	}
 	if (rc == 0) {
 		size_t n = strnlen(spec.service, sizeof(spec.service));
 

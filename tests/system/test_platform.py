@@ -422,3 +422,59 @@ def test_outbound_budget_per_service(serve):
     wait_log(s, r"daytime/udp 127\.0\.0\.1:\d+: dropped [34] datagrams in 1s "
                 r"\(0 over the rate limit, 0 malformed or unsendable, "
                 r"[34] over the outbound budget\)$")
+
+
+def test_shutdown_under_load_keeps_the_grace_period():
+    """3,000 peers pipeline thousands of expensive requests each, while a
+    load generator opens daytime connections as fast as it can: SIGTERM
+    must still end the daemon within its 5 s grace period (plus slack for
+    a loaded machine). A loop turn that handled every busy peer at once
+    held the signal for many seconds."""
+    from conftest import SOCKIT
+    import subprocess
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard < 7000:
+        pytest.skip("needs 7000 open files")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 7000), hard))
+    s = Server(["timefmt/tcp=127.0.0.1:0", "daytime=127.0.0.1:0",
+                "--max-conn-per-source", "0", "--rate", "0",
+                "--global-rate", "0"])
+    gens = []
+    hogs = []
+    try:
+        addr = s.addr("timefmt", "tcp")
+        req = (b"%c" * 20 + b"\n") * 2000
+        for _ in range(3000):
+            h = socket.socket()
+            h.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            h.connect(addr)
+            h.setblocking(False)
+            try:
+                h.send(req)
+            except OSError:
+                pass
+            hogs.append(h)
+        for kind in ("tcp", "udp"):
+            gens.append(subprocess.Popen(
+                [SOCKIT, "bench", "-d", "20", kind,
+                 "%s:%d" % s.addr("daytime", kind)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        # Wait until the daemon is deep in the work: a second of its CPU.
+        c0 = cpu_seconds(s.proc.pid)
+        deadline = time.monotonic() + 20
+        while cpu_seconds(s.proc.pid) - c0 < 1.0:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        t0 = time.monotonic()
+        s.proc.send_signal(15)
+        rc = s.proc.wait(30)
+        took = time.monotonic() - t0
+        assert rc == 0
+        assert took < 5 + 2, "shutdown took %.1f s" % took
+    finally:
+        for g in gens:
+            g.kill()
+            g.wait()
+        for h in hogs:
+            h.close()
+        assert s.stop() == 0
