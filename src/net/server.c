@@ -286,6 +286,20 @@ struct sk_svc *sk_server_add(struct sk_server *s,
 		free(settings);
 		return NULL;
 	}
+	/* A table that cannot work is a bug in its service. */
+	if ((def->transports & SK_UDP) &&
+	    (def->udp_reply != NULL) + (def->udp_recv != NULL) +
+			    (def->udp_batch != NULL) != 1) {
+		*err = -EINVAL;
+		free(settings);
+		return NULL;
+	}
+	if (def->udp_reply != NULL &&
+	    (def->udp_max_out == 0 || def->udp_max_out > SK_UDP_BUF)) {
+		*err = -EINVAL;
+		free(settings);
+		return NULL;
+	}
 	v = calloc(1, sizeof(*v));
 	if (v == NULL || (v->rl = malloc(sizeof(*v->rl))) == NULL) {
 		free(v);
@@ -912,7 +926,9 @@ static void sk__conn_run(struct sk_conn *c)
 		sk__conn_close(c, SK_CLOSE_RESET);
 		return;
 	}
-	if (!c->paused && c->inlen > 0) {
+	if (c->svc->def->tcp_read == NULL) {
+		c->inlen = 0; /* a service that never reads: input goes */
+	} else if (!c->paused && c->inlen > 0) {
 		size_t used = c->svc->def->tcp_read(c, c->in, c->inlen);
 
 		if (c->closing || c->ending)
