@@ -680,7 +680,7 @@ int sk_cmd_serve(int argc, char **argv)
 	struct sk_svc *inst[SK_MAX_LISTENERS] = { NULL };
 	size_t nsvc = sk__nsvc();
 	char err[256];
-	int rc = SK_EXIT_FAIL;
+	int rc = SK_EXIT_FAIL, warned = 0;
 
 	memset(sv, 0, sizeof(*sv));
 	if (sk_opts_defaults(sk__daemon_opts, &sv->daemon, err,
@@ -729,6 +729,17 @@ int sk_cmd_serve(int argc, char **argv)
 				free(settings);
 				rc = sk_usage_error("serve", "%s", err);
 				goto stop;
+			}
+			/* Once: the daemon's total is one number. */
+			if ((d->transports & SK_TCP) && !warned &&
+			    lim.max_conn > scfg.max_conn) {
+				sk_log_warnx("serve: max-conn %u (%s) is over "
+					     "what the open-file limit allows; "
+					     "the daemon holds at most %u "
+					     "connections in all",
+					     lim.max_conn, d->name,
+					     scfg.max_conn);
+				warned = 1;
 			}
 			inst[i] = sk_server_add(srv, d, settings, &lim, &e);
 			if (inst[i] == NULL) {
