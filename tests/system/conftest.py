@@ -1,9 +1,10 @@
 """Fixtures for sockit's system tests.
 
-Every test starts the real `sockit` binary (SOCKIT_BIN, default
-build/sockit) on ports the kernel picks (port 0), waits for its "ready"
-line instead of sleeping, stops it with SIGTERM in a finalizer, checks that
-it exited 0, and scans its log for sanitizer reports.
+The `serve` and `srv` fixtures start the real `sockit` binary (SOCKIT_BIN,
+default build/sockit) on ports the kernel picks (port 0), wait for its
+"ready" line instead of sleeping, stop it with SIGTERM in a finalizer (also
+when the test failed), check that it exited 0, and scan its log for
+sanitizer reports.
 """
 import os
 import re
@@ -40,6 +41,9 @@ class Server:
 
     def __init__(self, args, env=None, timeout=20):
         self.args = args
+        # The wall clock before the daemon exists: nothing it stamps from
+        # its clock can be earlier.
+        self.started = time.time()
         self.log = tempfile.TemporaryFile(mode="w+")
         full_env = dict(os.environ)
         full_env.update(env or {})
@@ -57,6 +61,7 @@ class Server:
             left = deadline - time.monotonic()
             if left <= 0:
                 self.proc.kill()
+                self.proc.wait()
                 raise RuntimeError("sockit serve not ready: %r" % self.stderr())
             r, _, _ = select.select([self.proc.stdout], [], [], left)
             if not r:
@@ -113,8 +118,10 @@ class Server:
 
 @pytest.fixture
 def serve():
-    """serve(*args, env=None) starts a server; all are stopped after the test
-    and must exit 0."""
+    """serve(*args, env=None) starts a server. After the test, passed or
+    failed, every server it started is stopped and its log scanned, and each
+    must have exited 0. A test may stop a server itself (to check its exit
+    code or last log lines); the finalizer then only checks the exit code."""
     started = []
 
     def start(*args, env=None):
@@ -123,9 +130,19 @@ def serve():
         return s
 
     yield start
+    # Stop them all before failing on any, so that no daemon outlives the
+    # test.
+    errors = []
     for s in started:
-        rc = s.stop()
-        assert rc == 0, "sockit serve exited %d: %s" % (rc, s.stderr())
+        try:
+            rc = s.stop()
+        except Exception as e:  # a sanitizer report, or it would not stop
+            errors.append("sockit serve %s: %s" % (" ".join(s.args), e))
+            continue
+        if rc != 0:
+            errors.append("sockit serve %s exited %d: %s" %
+                          (" ".join(s.args), rc, s.stderr()))
+    assert not errors, "\n".join(errors)
 
 
 @pytest.fixture(scope="module")
