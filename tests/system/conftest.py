@@ -6,6 +6,7 @@ default build/sockit) on ports the kernel picks (port 0), wait for its
 when the test failed), check that it exited 0, and scan its log for
 sanitizer reports.
 """
+import math
 import os
 import re
 import select
@@ -154,6 +155,41 @@ def srv():
     yield s
     rc = s.stop()
     assert rc == 0, s.stderr()
+
+
+class Window:
+    """Our wall clock read before and after an exchange (use it as a
+    context manager around the exchange; inside it, "after" is now). A
+    time a server read from the same clock during the exchange, truncated
+    to whole seconds, lies in [floor(before), after], however slow the
+    machine; unlike a fixed slack around one later reading, this never
+    fails on a slow run and is tight on a quick one."""
+
+    def __enter__(self):
+        self.before = time.time()
+        self.after = None
+        return self
+
+    def __exit__(self, *exc):
+        self.after = time.time()
+
+    def _after(self):
+        return self.after if self.after is not None else time.time()
+
+    def contains(self, t, slack=0.0):
+        """slack widens both ends, for a reader that adds its own estimate
+        of the offset (at most half the round trip, itself at most the
+        window)."""
+        return math.floor(self.before - slack) <= t <= self._after() + slack
+
+    def width(self):
+        return self._after() - self.before
+
+    def strftime(self, fmt):
+        """fmt in local time at both ends: for fields that only grow, such
+        as %Y, the server's reply is one of these (a year may turn during
+        the exchange)."""
+        return {time.strftime(fmt, time.localtime(t)) for t in (self.before, self._after())}
 
 
 def sockit(*args, timeout=30, input=None):
