@@ -5,6 +5,11 @@ default build/sockit) on ports the kernel picks (port 0), wait for its
 "ready" line instead of sleeping, stop it with SIGTERM in a finalizer (also
 when the test failed), check that it exited 0, and scan its log for
 sanitizer reports.
+
+Waits for something to happen have generous deadlines (they return as soon
+as it happens, so a long deadline costs nothing on a pass); checks that
+something does not happen use a sentinel (a later request whose answer
+proves the earlier one was handled) rather than a short timeout.
 """
 import math
 import os
@@ -12,6 +17,7 @@ import re
 import select
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import time
@@ -198,8 +204,22 @@ def sockit(*args, timeout=30, input=None):
                           text=True, timeout=timeout, input=input)
 
 
-def udp_ask(addr, payload, timeout=2.0, family=socket.AF_INET):
-    """One datagram out, one back (or None on timeout)."""
+def wait_log(s, pattern, timeout=20):
+    """Wait until the daemon's log matches pattern (re.M); return the match.
+    A readiness wait: it returns as soon as the line is there."""
+    deadline = time.monotonic() + timeout
+    while True:
+        m = re.search(pattern, s.stderr(), re.M)
+        if m:
+            return m
+        assert time.monotonic() < deadline, "no %r in the log:\n%s" % (pattern, s.stderr())
+        time.sleep(0.05)
+
+
+def udp_ask(addr, payload, timeout=10.0, family=socket.AF_INET):
+    """One datagram out, one back (or None on timeout). The default timeout
+    is for replies that must come; to show that none comes, prefer a
+    sentinel (see the module comment) to a short timeout."""
     with socket.socket(family, socket.SOCK_DGRAM) as s:
         s.settimeout(timeout)
         s.sendto(payload, addr)
@@ -235,3 +255,20 @@ def read_line(sock, buf=b""):
         buf += chunk
     line, rest = buf.split(b"\n", 1)
     return line + b"\n", rest
+
+
+def tcp_queues(local, remote):
+    """(send queue, receive queue) in bytes of the IPv4 TCP socket from
+    local to remote, as the kernel reports them in /proc/net/tcp: what it
+    holds for the socket's owner to send or to read. None if no such
+    socket."""
+    def hexaddr(a):
+        return "%08X:%04X" % (struct.unpack("=I", socket.inet_aton(a[0]))[0], a[1])
+    want = (hexaddr(local), hexaddr(remote))
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if (fields[1], fields[2]) == want:
+                tx, rx = fields[4].split(":")
+                return int(tx, 16), int(rx, 16)
+    return None
