@@ -1,15 +1,23 @@
 """Fixtures for sockit's system tests.
 
-Every test starts the real `sockit` binary (SOCKIT_BIN, default
-build/sockit) on ports the kernel picks (port 0), waits for its "ready"
-line instead of sleeping, stops it with SIGTERM in a finalizer, checks that
-it exited 0, and scans its log for sanitizer reports.
+The `serve` and `srv` fixtures start the real `sockit` binary (SOCKIT_BIN,
+default build/sockit) on ports the kernel picks (port 0), wait for its
+"ready" line instead of sleeping, stop it with SIGTERM in a finalizer (also
+when the test failed), check that it exited 0, and scan its log for
+sanitizer reports.
+
+Waits for something to happen have generous deadlines (they return as soon
+as it happens, so a long deadline costs nothing on a pass); checks that
+something does not happen use a sentinel (a later request whose answer
+proves the earlier one was handled) rather than a short timeout.
 """
+import math
 import os
 import re
 import select
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import time
@@ -40,6 +48,9 @@ class Server:
 
     def __init__(self, args, env=None, timeout=20):
         self.args = args
+        # The wall clock before the daemon exists: nothing it stamps from
+        # its clock can be earlier.
+        self.started = time.time()
         self.log = tempfile.TemporaryFile(mode="w+")
         full_env = dict(os.environ)
         full_env.update(env or {})
@@ -58,6 +69,7 @@ class Server:
             left = deadline - time.monotonic()
             if left <= 0:
                 self.proc.kill()
+                self.proc.wait()
                 raise RuntimeError("sockit serve not ready: %r" % self.stderr())
             r, _, _ = select.select([self.proc.stdout], [], [], left)
             if not r:
@@ -115,8 +127,10 @@ class Server:
 
 @pytest.fixture
 def serve():
-    """serve(*args, env=None) starts a server; all are stopped after the test
-    and must exit 0."""
+    """serve(*args, env=None) starts a server. After the test, passed or
+    failed, every server it started is stopped and its log scanned, and each
+    must have exited 0. A test may stop a server itself (to check its exit
+    code or last log lines); the finalizer then only checks the exit code."""
     started = []
 
     def start(*args, env=None):
@@ -125,9 +139,19 @@ def serve():
         return s
 
     yield start
+    # Stop them all before failing on any, so that no daemon outlives the
+    # test.
+    errors = []
     for s in started:
-        rc = s.stop()
-        assert rc == 0, "sockit serve exited %d: %s" % (rc, s.stderr())
+        try:
+            rc = s.stop()
+        except Exception as e:  # a sanitizer report, or it would not stop
+            errors.append("sockit serve %s: %s" % (" ".join(s.args), e))
+            continue
+        if rc != 0:
+            errors.append("sockit serve %s exited %d: %s" %
+                          (" ".join(s.args), rc, s.stderr()))
+    assert not errors, "\n".join(errors)
 
 
 @pytest.fixture(scope="module")
@@ -141,14 +165,63 @@ def srv():
     assert rc == 0, s.stderr()
 
 
+class Window:
+    """Our wall clock read before and after an exchange (use it as a
+    context manager around the exchange; inside it, "after" is now). A
+    time a server read from the same clock during the exchange, truncated
+    to whole seconds, lies in [floor(before), after], however slow the
+    machine; unlike a fixed slack around one later reading, this never
+    fails on a slow run and is tight on a quick one."""
+
+    def __enter__(self):
+        self.before = time.time()
+        self.after = None
+        return self
+
+    def __exit__(self, *exc):
+        self.after = time.time()
+
+    def _after(self):
+        return self.after if self.after is not None else time.time()
+
+    def contains(self, t, slack=0.0):
+        """slack widens both ends, for a reader that adds its own estimate
+        of the offset (at most half the round trip, itself at most the
+        window)."""
+        return math.floor(self.before - slack) <= t <= self._after() + slack
+
+    def width(self):
+        return self._after() - self.before
+
+    def strftime(self, fmt):
+        """fmt in local time at both ends: for fields that only grow, such
+        as %Y, the server's reply is one of these (a year may turn during
+        the exchange)."""
+        return {time.strftime(fmt, time.localtime(t)) for t in (self.before, self._after())}
+
+
 def sockit(*args, timeout=30, input=None):
     """Run the sockit client; returns CompletedProcess with text output."""
     return subprocess.run([SOCKIT] + list(args), capture_output=True,
                           text=True, timeout=timeout, input=input)
 
 
-def udp_ask(addr, payload, timeout=2.0, family=socket.AF_INET):
-    """One datagram out, one back (or None on timeout)."""
+def wait_log(s, pattern, timeout=20):
+    """Wait until the daemon's log matches pattern (re.M); return the match.
+    A readiness wait: it returns as soon as the line is there."""
+    deadline = time.monotonic() + timeout
+    while True:
+        m = re.search(pattern, s.stderr(), re.M)
+        if m:
+            return m
+        assert time.monotonic() < deadline, "no %r in the log:\n%s" % (pattern, s.stderr())
+        time.sleep(0.05)
+
+
+def udp_ask(addr, payload, timeout=10.0, family=socket.AF_INET):
+    """One datagram out, one back (or None on timeout). The default timeout
+    is for replies that must come; to show that none comes, prefer a
+    sentinel (see the module comment) to a short timeout."""
     with socket.socket(family, socket.SOCK_DGRAM) as s:
         s.settimeout(timeout)
         s.sendto(payload, addr)
@@ -184,3 +257,20 @@ def read_line(sock, buf=b""):
         buf += chunk
     line, rest = buf.split(b"\n", 1)
     return line + b"\n", rest
+
+
+def tcp_queues(local, remote):
+    """(send queue, receive queue) in bytes of the IPv4 TCP socket from
+    local to remote, as the kernel reports them in /proc/net/tcp: what it
+    holds for the socket's owner to send or to read. None if no such
+    socket."""
+    def hexaddr(a):
+        return "%08X:%04X" % (struct.unpack("=I", socket.inet_aton(a[0]))[0], a[1])
+    want = (hexaddr(local), hexaddr(remote))
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if (fields[1], fields[2]) == want:
+                tx, rx = fields[4].split(":")
+                return int(tx, 16), int(rx, 16)
+    return None
