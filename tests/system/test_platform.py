@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import Server, read_line, sockit, tcp_read_all, udp_ask
+from conftest import read_line, sockit, tcp_read_all, udp_ask
 
 
 def wait_log(s, pattern, timeout=10):
@@ -264,12 +264,12 @@ def test_total_output_cap_and_memory_given_back(serve):
         time.sleep(0.1)
 
 
-def test_shutdown_sends_queued_replies_and_no_reset():
+def test_shutdown_sends_queued_replies_and_no_reset(serve):
     """20,000 pipelined lines whose replies are 475 bytes each, read slowly,
     then SIGTERM while the kernel holds megabytes of replies and our
     unread requests: the client gets whole lines, then a clean EOF, never
     a reset that destroys replies it was owed."""
-    s = Server(["timefmt/tcp=127.0.0.1:0"])
+    s = serve("timefmt/tcp=127.0.0.1:0")
     c = socket.socket()
     c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
     c.connect(s.addr("timefmt", "tcp"))
@@ -424,7 +424,7 @@ def test_outbound_budget_per_service(serve):
                 r"[34] over the outbound budget\)$")
 
 
-def test_shutdown_under_load_keeps_the_grace_period():
+def test_shutdown_under_load_keeps_the_grace_period(serve):
     """3,000 peers pipeline thousands of expensive requests each, while a
     load generator opens daytime connections as fast as it can: SIGTERM
     must still end the daemon within its 5 s grace period (plus slack for
@@ -436,9 +436,9 @@ def test_shutdown_under_load_keeps_the_grace_period():
     if hard < 7000:
         pytest.skip("needs 7000 open files")
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 7000), hard))
-    s = Server(["timefmt/tcp=127.0.0.1:0", "daytime=127.0.0.1:0",
-                "--max-conn-per-source", "0", "--rate", "0",
-                "--global-rate", "0"])
+    s = serve("timefmt/tcp=127.0.0.1:0", "daytime=127.0.0.1:0",
+              "--max-conn-per-source", "0", "--rate", "0",
+              "--global-rate", "0")
     gens = []
     hogs = []
     try:
@@ -477,4 +477,3 @@ def test_shutdown_under_load_keeps_the_grace_period():
             g.wait()
         for h in hogs:
             h.close()
-        assert s.stop() == 0
