@@ -878,6 +878,16 @@ int sk_conn_filter(struct sk_conn *c, const struct sk_filter *f, void *state)
 	return 0;
 }
 
+size_t sk_conn_inroom(const struct sk_conn *c)
+{
+	return sizeof(c->in) - c->inlen;
+}
+
+void *sk_conn_filter_state(struct sk_conn *c, const struct sk_filter *f)
+{
+	return c->filter == f ? c->fstate : NULL;
+}
+
 size_t sk_conn_feed(struct sk_conn *c, const void *buf, size_t len)
 {
 	size_t room = sizeof(c->in) - c->inlen;
@@ -921,10 +931,15 @@ static void sk__conn_run(struct sk_conn *c)
 		goto later;
 	}
 	/* Room for input: a filter may have more decoded bytes for it. */
-	if (c->filter != NULL && c->inlen < sizeof(c->in) &&
-	    c->filter->input(c, c->fstate, NULL, 0) != 0) {
-		sk__conn_close(c, SK_CLOSE_RESET);
-		return;
+	if (c->filter != NULL && c->inlen < sizeof(c->in) && !c->eof) {
+		int rc = c->filter->input(c, c->fstate, NULL, 0);
+
+		if (rc < 0) {
+			sk__conn_close(c, SK_CLOSE_RESET);
+			return;
+		}
+		if (rc > 0)
+			c->eof = 1;
 	}
 	if (c->svc->def->tcp_read == NULL) {
 		c->inlen = 0; /* a service that never reads: input goes */
@@ -987,10 +1002,16 @@ static void sk__read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 			c->req_start = now;
 		if (c->filter == NULL) {
 			c->inlen += (size_t)n;
-		} else if (c->filter->input(c, c->fstate, c->raw,
-					    (size_t)n) != 0) {
-			sk__conn_close(c, SK_CLOSE_RESET);
-			return;
+		} else {
+			int rc = c->filter->input(c, c->fstate, c->raw,
+						  (size_t)n);
+
+			if (rc < 0) {
+				sk__conn_close(c, SK_CLOSE_RESET);
+				return;
+			}
+			if (rc > 0)
+				c->eof = 1;
 		}
 	}
 	sk__conn_run(c);

@@ -137,7 +137,8 @@ struct sk_filter {
 	/* len bytes arrived (at most SK_CONN_INBUF per call), or buf is NULL
 	 * because the service has made room: decode, and hand what the
 	 * service should read to sk_conn_feed() while it takes it; keep the
-	 * rest for the next call. Return 0, or a negative errno to close the
+	 * rest for the next call. Return 0; 1 when the peer ended its
+	 * stream cleanly (as EOF); or a negative errno to close the
 	 * connection. */
 	int (*input)(struct sk_conn *c, void *state, const char *buf,
 		     size_t len);
@@ -255,6 +256,10 @@ int sk_conn_filter(struct sk_conn *c, const struct sk_filter *f, void *state);
 /* For filters: hand decoded input to the service's buffer; returns the
  * bytes it took (fewer when the buffer is full). */
 size_t sk_conn_feed(struct sk_conn *c, const void *buf, size_t len);
+/* For filters: the bytes sk_conn_feed() would take now. */
+size_t sk_conn_inroom(const struct sk_conn *c);
+/* c's filter state if its filter is f, else NULL. */
+void *sk_conn_filter_state(struct sk_conn *c, const struct sk_filter *f);
 /* For filters: queue encoded bytes for the socket, with the same caps
  * and errors as sk_conn_write(). */
 int sk_conn_write_raw(struct sk_conn *c, const void *buf, size_t len);

@@ -108,6 +108,18 @@
 /* Bytes a client reads from a TCP service that sends and closes. */
 #define SK_CLIENT_MAX_READ (64 * 1024)
 
+/* A pre-shared key: 32 random bytes (256 bits), one per client identity. */
+#define SK_KEY_LEN 32
+/* A client identity in a key file (sent in clear in the TLS handshake). */
+#define SK_KEY_ID_MAX 64
+/* Identities one key file may hold; the file is read whole at start. */
+#define SK_KEYS_MAX 256
+/* One line of a key file; a longer one is an error, never cut. */
+#define SK_KEY_LINE_MAX 512
+/* A key file, read whole: SK_KEYS_MAX lines of an identity and a key,
+ * with room for comments. */
+#define SK_KEY_FILE_MAX (64 * 1024)
+
 /* Services that one `sockit serve` may listen on at once. */
 #define SK_MAX_LISTENERS 64
 

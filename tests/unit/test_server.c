@@ -13,7 +13,10 @@
  * it; the hard output cap closing only the peer that does not read; a
  * filter between socket and service; the spare connection when
  * allocation fails (malloc is wrapped at link time), after which the
- * listener still accepts.
+ * listener still accepts; TLS 1.3 with a PSK as that filter, against
+ * OpenSSL's own client: the right key gets through and names its
+ * identity, a wrong key or an unknown identity never reaches the
+ * service, and the end is a close_notify.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -31,9 +34,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "server.h"
+#include "tls.h"
 
 /* ---- malloc that fails on demand ---- */
 
@@ -63,6 +71,9 @@ static struct {
 	_Atomic int lookups;            /* lookups of gone ids made */
 	_Atomic int shared_refs;        /* refs of the fan-out buffer at close */
 	_Atomic int use_filter;         /* install the XOR filter */
+	_Atomic int use_tls;            /* install TLS */
+	_Atomic int reads;              /* tcp_read calls */
+	char identity[SK_KEY_ID_MAX + 1]; /* what TLS proved, at first read */
 	_Atomic int stops;              /* stop() calls */
 } seen;
 
@@ -72,6 +83,7 @@ struct tconn {
 };
 
 static struct sk_svc *the_svc;
+static struct sk_tls *the_tls;
 static struct sk_buf *fan; /* the fan-out buffer */
 
 /* A filter that XORs every byte with 0x20 both ways. */
@@ -123,6 +135,8 @@ static void t_accept(struct sk_conn *c)
 	atomic_store(&seen.id[i], sk_conn_id_of(c));
 	if (atomic_load(&seen.use_filter))
 		assert_int_equal(sk_conn_filter(c, &xor_filter, malloc(8)), 0);
+	if (atomic_load(&seen.use_tls))
+		assert_int_equal(sk_tls_accept(c, the_tls), 0);
 	/* Every id handed out before must find nothing now, or this one. */
 	for (int k = 0; k < i; k++) {
 		struct sk_conn *o = sk_conn_get(the_svc, atomic_load(&seen.id[k]));
@@ -146,6 +160,9 @@ static size_t t_read(struct sk_conn *c, const char *buf, size_t len)
 	if (nl == NULL)
 		return 0;
 	n = (size_t)(nl - buf) + 1;
+	if (atomic_fetch_add(&seen.reads, 1) == 0 && sk_tls_identity(c))
+		snprintf(seen.identity, sizeof(seen.identity), "%s",
+			 sk_tls_identity(c));
 	sk_conn_progress(c);
 	if (n > 5 && memcmp(buf, "echo ", 5) == 0) {
 		sk_conn_write(c, buf + 5, n - 5);
@@ -489,6 +506,148 @@ static void test_spare_connection_when_malloc_fails(void **st)
 	run(c_spare, NULL);
 }
 
+/* ---- TLS ---- */
+
+static const uint8_t alice_key[SK_KEY_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+
+/* The client's half: what the client thread offers. */
+static const char *psk_id;
+static uint8_t psk_key[SK_KEY_LEN];
+
+static int use_psk(SSL *ssl, const EVP_MD *md, const unsigned char **id,
+		   size_t *idlen, SSL_SESSION **sess)
+{
+	static const unsigned char suite[] = { 0x13, 0x01 };
+	SSL_SESSION *s = SSL_SESSION_new();
+
+	(void)md;
+	if (s == NULL ||
+	    !SSL_SESSION_set1_master_key(s, psk_key, sizeof(psk_key)) ||
+	    !SSL_SESSION_set_cipher(s, SSL_CIPHER_find(ssl, suite)) ||
+	    !SSL_SESSION_set_protocol_version(s, TLS1_3_VERSION)) {
+		SSL_SESSION_free(s);
+		return 0;
+	}
+	*id = (const unsigned char *)psk_id;
+	*idlen = strlen(psk_id);
+	*sess = s;
+	return 1;
+}
+
+/* A TLS client on fd offering psk_id and psk_key; NULL if the handshake
+ * fails. */
+static SSL *tls_dial(int fd, SSL_CTX **ctxp)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	SSL *ssl;
+
+	*ctxp = ctx;
+	SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+	SSL_CTX_set_ciphersuites(ctx, "TLS_AES_128_GCM_SHA256");
+	SSL_CTX_set_psk_use_session_callback(ctx, use_psk);
+	ssl = SSL_new(ctx);
+	SSL_set_fd(ssl, fd);
+	if (SSL_connect(ssl) != 1) {
+		ERR_clear_error();
+		SSL_free(ssl);
+		return NULL;
+	}
+	return ssl;
+}
+
+static void *c_tls(void *arg)
+{
+	char buf[64];
+	SSL_CTX *ctx;
+	SSL *ssl;
+	int fd, n;
+
+	(void)arg;
+	atomic_store(&seen.use_tls, 1);
+	/* The right key. */
+	psk_id = "alice";
+	memcpy(psk_key, alice_key, sizeof(psk_key));
+	fd = dial();
+	CHECK(fd >= 0);
+	ssl = tls_dial(fd, &ctx);
+	CHECK(ssl != NULL);
+	CHECK(SSL_write(ssl, "echo secret\n", 12) == 12);
+	CHECK(SSL_read(ssl, buf, sizeof(buf)) == 7);
+	CHECK(memcmp(buf, "secret\n", 7) == 0);
+	CHECK(strcmp(seen.identity, "alice") == 0);
+	/* The service ends it: its bytes, then a close_notify. */
+	CHECK(SSL_write(ssl, "end\n", 4) == 4);
+	CHECK(SSL_read(ssl, buf, sizeof(buf)) == 4);
+	CHECK(memcmp(buf, "bye\n", 4) == 0);
+	n = SSL_read(ssl, buf, sizeof(buf));
+	CHECK(n == 0 && SSL_get_error(ssl, n) == SSL_ERROR_ZERO_RETURN);
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	close(fd);
+	CHECK(closed_reason(0) == SK_CLOSE_DONE);
+	/* A wrong key, then an unknown identity: no handshake, and the
+	 * service never reads a byte. */
+	psk_key[0] ^= 1;
+	fd = dial();
+	CHECK(fd >= 0);
+	CHECK(tls_dial(fd, &ctx) == NULL);
+	SSL_CTX_free(ctx);
+	close(fd);
+	CHECK(closed_reason(1) == SK_CLOSE_RESET);
+	psk_key[0] ^= 1;
+	psk_id = "mallory";
+	fd = dial();
+	CHECK(fd >= 0);
+	CHECK(tls_dial(fd, &ctx) == NULL);
+	SSL_CTX_free(ctx);
+	close(fd);
+	CHECK(closed_reason(2) == SK_CLOSE_RESET);
+	CHECK(atomic_load(&seen.reads) == 2);
+	stop_server();
+	return NULL;
+}
+
+static void test_tls_psk(void **st)
+{
+	struct sk_keys keys;
+	size_t line;
+	char text[256];
+	struct sk_key k;
+
+	(void)st;
+	memset(&k, 0, sizeof(k));
+	memcpy(k.id, "alice", 6);
+	memcpy(k.key, alice_key, sizeof(k.key));
+	assert_true(sk_key_format(&k, text, sizeof(text)) > 0);
+	assert_int_equal(sk_keys_parse(text, strlen(text), &keys, &line), 0);
+	assert_int_equal(sk_tls_server_from(&keys, &the_tls), 0);
+	run(c_tls, NULL);
+	/* Key files that others may read, or that are not regular files,
+	 * are refused, with the reason. */
+	{
+		char path[] = "/tmp/sk_keys_XXXXXX", err[256];
+		int fd = mkstemp(path);
+
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, text, strlen(text)),
+				 (ssize_t)strlen(text));
+		close(fd);
+		assert_int_equal(sk_keys_load(path, &keys, err, sizeof(err)), 0);
+		assert_int_equal(keys.n, 1);
+		assert_int_equal(chmod(path, 0640), 0);
+		assert_int_equal(sk_keys_load(path, &keys, err, sizeof(err)),
+				 -EPERM);
+		assert_non_null(strstr(err, ": mode 640 lets others read the "
+				       "keys; use chmod 600"));
+		unlink(path);
+		assert_int_equal(sk_keys_load("/dev/null", &keys, err,
+					      sizeof(err)), -EINVAL);
+		assert_string_equal(err, "/dev/null: not a regular file");
+	}
+	sk_tls_free(the_tls);
+	the_tls = NULL;
+}
+
 int main(void)
 {
 	cmocka_set_test_filter(getenv("TF") ? getenv("TF") : "*");
@@ -497,6 +656,7 @@ int main(void)
 		cmocka_unit_test(test_output_cap_closes_only_that_peer),
 		cmocka_unit_test(test_filter_sits_between_socket_and_service),
 		cmocka_unit_test(test_spare_connection_when_malloc_fails),
+		cmocka_unit_test(test_tls_psk),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,353 @@
+/* tls.c: TLS 1.3 with external PSKs as a connection filter (see tls.h). */
+#include "tls.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "../proto/sk_limits.h"
+
+/* The suites an external PSK of SHA-256 can use (see tls.h). */
+#define SK__TLS_SUITES "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256"
+
+struct sk_tls {
+	SSL_CTX *ctx;        /* shared by every connection */
+	struct sk_keys keys; /* the identities we accept */
+};
+
+/* One connection's TLS state. */
+struct sk__tls_conn {
+	SSL *ssl;                 /* the session */
+	BIO *rbio;                /* records in, from the socket */
+	BIO *wbio;                /* records out, to the socket */
+	const struct sk_key *key; /* the identity the client proved */
+	int done;                 /* handshake finished */
+};
+
+static int sk__ctx_index = -1; /* SSL_CTX ex data: struct sk_tls */
+static int sk__ssl_index = -1; /* SSL ex data: struct sk__tls_conn */
+
+/* The client named an identity: hand OpenSSL a session holding its key,
+ * or none, which fails the handshake. */
+static int sk__find_psk(SSL *ssl, const unsigned char *id, size_t idlen,
+			SSL_SESSION **sess)
+{
+	static const unsigned char aes128gcm_sha256[] = { 0x13, 0x01 };
+	struct sk_tls *t = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl),
+					       sk__ctx_index);
+	struct sk__tls_conn *tc = SSL_get_ex_data(ssl, sk__ssl_index);
+	const struct sk_key *k = sk_keys_find(&t->keys, id, idlen);
+	const SSL_CIPHER *cipher;
+	SSL_SESSION *s;
+
+	*sess = NULL;
+	if (k == NULL)
+		return 1; /* no such identity: no PSK, no handshake */
+	cipher = SSL_CIPHER_find(ssl, aes128gcm_sha256);
+	s = SSL_SESSION_new();
+	if (cipher == NULL || s == NULL ||
+	    !SSL_SESSION_set1_master_key(s, k->key, sizeof(k->key)) ||
+	    !SSL_SESSION_set_cipher(s, cipher) ||
+	    !SSL_SESSION_set_protocol_version(s, TLS1_3_VERSION)) {
+		SSL_SESSION_free(s);
+		return 0;
+	}
+	tc->key = k;
+	*sess = s;
+	return 1;
+}
+
+int sk_tls_server_from(const struct sk_keys *keys, struct sk_tls **out)
+{
+	struct sk_tls *t;
+
+	*out = NULL;
+	if (sk__ctx_index < 0) {
+		sk__ctx_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL,
+							 NULL);
+		sk__ssl_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+		if (sk__ctx_index < 0 || sk__ssl_index < 0)
+			return -ENOMEM;
+	}
+	t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return -ENOMEM;
+	t->keys = *keys;
+	t->ctx = SSL_CTX_new(TLS_server_method());
+	if (t->ctx == NULL ||
+	    !SSL_CTX_set_min_proto_version(t->ctx, TLS1_3_VERSION) ||
+	    !SSL_CTX_set_max_proto_version(t->ctx, TLS1_3_VERSION) ||
+	    !SSL_CTX_set_ciphersuites(t->ctx, SK__TLS_SUITES) ||
+	    !SSL_CTX_set_num_tickets(t->ctx, 0) ||
+	    !SSL_CTX_set_ex_data(t->ctx, sk__ctx_index, t)) {
+		sk_tls_free(t);
+		return -ENOMEM;
+	}
+	/* Resumption tickets would be a second way in; the PSK is the only
+	 * one. */
+	SSL_CTX_set_options(t->ctx, SSL_OP_NO_TICKET);
+	SSL_CTX_set_psk_find_session_callback(t->ctx, sk__find_psk);
+	*out = t;
+	return 0;
+}
+
+int sk_keys_load(const char *path, struct sk_keys *keys, char *err,
+		 size_t cap)
+{
+	char *buf = NULL;
+	struct stat st;
+	size_t len = 0, line;
+	int fd = -1, rc;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(err, cap, "%s: %s", path, strerror(-rc));
+		goto error;
+	}
+	if (fstat(fd, &st) != 0) {
+		rc = -errno;
+		snprintf(err, cap, "%s: %s", path, strerror(-rc));
+		goto error;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = -EINVAL;
+		snprintf(err, cap, "%s: not a regular file", path);
+		goto error;
+	}
+	if (st.st_mode & 077) {
+		rc = -EPERM;
+		snprintf(err, cap, "%s: mode %03o lets others read the keys; "
+			 "use chmod 600", path, (unsigned)(st.st_mode & 0777));
+		goto error;
+	}
+	if (st.st_size > SK_KEY_FILE_MAX) {
+		rc = -EFBIG;
+		snprintf(err, cap, "%s: larger than %d bytes", path,
+			 SK_KEY_FILE_MAX);
+		goto error;
+	}
+	buf = malloc(SK_KEY_FILE_MAX + 1);
+	if (buf == NULL) {
+		rc = -ENOMEM;
+		snprintf(err, cap, "%s: out of memory", path);
+		goto error;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf + len, SK_KEY_FILE_MAX + 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			snprintf(err, cap, "%s: %s", path, strerror(-rc));
+			goto error;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > SK_KEY_FILE_MAX) {
+			rc = -EFBIG;
+			snprintf(err, cap, "%s: larger than %d bytes", path,
+				 SK_KEY_FILE_MAX);
+			goto error;
+		}
+	}
+	rc = sk_keys_parse(buf, len, keys, &line);
+	if (rc != 0) {
+		snprintf(err, cap, "%s:%zu: %s", path, line,
+			 sk_keys_strerror(rc));
+		rc = -EINVAL;
+		goto error;
+	}
+	if (keys->n == 0) {
+		rc = -EINVAL;
+		snprintf(err, cap, "%s: no keys", path);
+		goto error;
+	}
+	rc = 0;
+error:
+	if (buf != NULL) {
+		OPENSSL_cleanse(buf, SK_KEY_FILE_MAX + 1);
+		free(buf);
+	}
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+int sk_tls_server_new(const char *keyfile, struct sk_tls **out, char *err,
+		      size_t cap)
+{
+	struct sk_keys *keys = malloc(sizeof(*keys));
+	int rc;
+
+	*out = NULL;
+	if (keys == NULL) {
+		snprintf(err, cap, "out of memory");
+		return -ENOMEM;
+	}
+	rc = sk_keys_load(keyfile, keys, err, cap);
+	if (rc == 0 && (rc = sk_tls_server_from(keys, out)) != 0)
+		snprintf(err, cap, "cannot set up TLS");
+	OPENSSL_cleanse(keys, sizeof(*keys));
+	free(keys);
+	return rc;
+}
+
+void sk_tls_free(struct sk_tls *t)
+{
+	if (t == NULL)
+		return;
+	SSL_CTX_free(t->ctx);
+	OPENSSL_cleanse(&t->keys, sizeof(t->keys));
+	free(t);
+}
+
+/* ---- the filter ---- */
+
+/* Hand what OpenSSL wrote to the socket. */
+static int sk__flush(struct sk_conn *c, struct sk__tls_conn *tc)
+{
+	char *p;
+	long n = BIO_get_mem_data(tc->wbio, &p);
+	int rc = 0;
+
+	if (n > 0)
+		rc = sk_conn_write_raw(c, p, (size_t)n);
+	(void)BIO_reset(tc->wbio);
+	return rc;
+}
+
+static int sk__tls_in(struct sk_conn *c, void *st, const char *buf,
+		      size_t len)
+{
+	struct sk__tls_conn *tc = st;
+	char tmp[SK_CONN_INBUF];
+	int rc;
+
+	if (buf != NULL && len > 0 &&
+	    BIO_write(tc->rbio, buf, (int)len) != (int)len)
+		return -ENOMEM;
+	if (!tc->done) {
+		int r = SSL_do_handshake(tc->ssl);
+
+		if ((rc = sk__flush(c, tc)) != 0)
+			return rc;
+		if (r != 1) {
+			if (SSL_get_error(tc->ssl, r) == SSL_ERROR_WANT_READ)
+				return 0;
+			ERR_clear_error();
+			return -EACCES; /* no such identity, or a wrong key */
+		}
+		tc->done = 1;
+	}
+	for (;;) {
+		size_t room = sk_conn_inroom(c);
+		int n, e;
+
+		if (room == 0)
+			break;
+		n = SSL_read(tc->ssl, tmp,
+			     (int)(room < sizeof(tmp) ? room : sizeof(tmp)));
+		if (n > 0) {
+			sk_conn_feed(c, tmp, (size_t)n);
+			continue;
+		}
+		e = SSL_get_error(tc->ssl, n);
+		if (e == SSL_ERROR_WANT_READ)
+			break;
+		ERR_clear_error();
+		if (e == SSL_ERROR_ZERO_RETURN)
+			return 1; /* close_notify: a clean end */
+		return -EPROTO;
+	}
+	OPENSSL_cleanse(tmp, sizeof(tmp));
+	return sk__flush(c, tc);
+}
+
+static int sk__tls_out(struct sk_conn *c, void *st, const void *buf,
+		       size_t len)
+{
+	struct sk__tls_conn *tc = st;
+	const char *p = buf;
+
+	/* Services speak after the client does, so after the handshake. */
+	if (!tc->done)
+		return -EAGAIN;
+	while (len > 0) {
+		int n = SSL_write(tc->ssl, p, (int)(len < 16384 ? len : 16384));
+
+		if (n <= 0) {
+			ERR_clear_error();
+			return -EPROTO;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return sk__flush(c, tc);
+}
+
+static void sk__tls_end(struct sk_conn *c, void *st)
+{
+	struct sk__tls_conn *tc = st;
+
+	if (tc->done) {
+		SSL_shutdown(tc->ssl); /* queues our close_notify */
+		ERR_clear_error();
+		sk__flush(c, tc);
+	}
+}
+
+static void sk__tls_free(void *st)
+{
+	struct sk__tls_conn *tc = st;
+
+	SSL_free(tc->ssl); /* and both BIOs */
+	free(tc);
+}
+
+static const struct sk_filter sk__tls_filter = {
+	.input = sk__tls_in,
+	.output = sk__tls_out,
+	.end = sk__tls_end,
+	.free = sk__tls_free,
+};
+
+int sk_tls_accept(struct sk_conn *c, struct sk_tls *t)
+{
+	struct sk__tls_conn *tc = calloc(1, sizeof(*tc));
+
+	if (tc == NULL)
+		return -ENOMEM;
+	tc->ssl = SSL_new(t->ctx);
+	tc->rbio = BIO_new(BIO_s_mem());
+	tc->wbio = BIO_new(BIO_s_mem());
+	if (tc->ssl == NULL || tc->rbio == NULL || tc->wbio == NULL ||
+	    !SSL_set_ex_data(tc->ssl, sk__ssl_index, tc)) {
+		BIO_free(tc->rbio);
+		BIO_free(tc->wbio);
+		SSL_free(tc->ssl);
+		free(tc);
+		return -ENOMEM;
+	}
+	/* An empty read BIO says "try again", not EOF. */
+	BIO_set_mem_eof_return(tc->rbio, -1);
+	SSL_set_bio(tc->ssl, tc->rbio, tc->wbio);
+	SSL_set_accept_state(tc->ssl);
+	return sk_conn_filter(c, &sk__tls_filter, tc);
+}
+
+const char *sk_tls_identity(struct sk_conn *c)
+{
+	struct sk__tls_conn *tc = sk_conn_filter_state(c, &sk__tls_filter);
+
+	return tc != NULL && tc->done && tc->key != NULL ? tc->key->id : NULL;
+}

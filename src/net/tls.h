@@ -1,0 +1,49 @@
+/*
+ * tls.h: TLS 1.3 with external pre-shared keys, as a connection filter
+ * (service.h), on OpenSSL 3 memory BIOs.
+ *
+ * A service that wants TLS makes one sk_tls from a key file at init and
+ * calls sk_tls_accept() in tcp_accept; from then on it reads and writes
+ * plaintext, and the platform moves the records. Only the TLS 1.3 suites
+ * with SHA-256 are offered: an external PSK is bound to one hash, and
+ * OpenSSL 3.0 fails the handshake when a SHA-384 suite is picked for a
+ * SHA-256 key. There are no certificates: a client proves itself by
+ * knowing the key of the identity it names, and an unknown identity or a
+ * wrong key fails the handshake before the service sees a byte.
+ */
+#ifndef SK_TLS_H
+#define SK_TLS_H
+
+#include <stddef.h>
+
+#include "../proto/keys.h"
+#include "service.h"
+
+struct sk_tls;
+
+/*
+ * Read a key file and make a server context for its identities. A key
+ * file that group or others may read, or that is not a regular file, is
+ * refused, as ssh refuses loose private keys. Returns 0, or a negative
+ * errno with a message in err (naming the file, and the line at fault).
+ */
+int sk_tls_server_new(const char *keyfile, struct sk_tls **out, char *err,
+		      size_t cap);
+/* The same from keys already parsed (copied). */
+int sk_tls_server_from(const struct sk_keys *keys, struct sk_tls **out);
+void sk_tls_free(struct sk_tls *t);
+
+/* Put TLS between c's socket and its service; from tcp_accept. Returns 0
+ * or -ENOMEM (c is then closed by the caller's return). */
+int sk_tls_accept(struct sk_conn *c, struct sk_tls *t);
+
+/* The identity c's client proved, once the handshake is done; NULL
+ * before, or when c has no TLS. */
+const char *sk_tls_identity(struct sk_conn *c);
+
+/* Read a key file into keys, with the same checks as
+ * sk_tls_server_new(). */
+int sk_keys_load(const char *path, struct sk_keys *keys, char *err,
+		 size_t cap);
+
+#endif
