@@ -85,6 +85,39 @@
 /* Seconds a TCP connection may stay idle; stops slowloris peers. */
 #define SK_CONN_IDLE_DEFAULT 300
 
+/* One exec frame's payload (the 16-bit length field could say 64 KiB). A
+ * header announcing more is a connection error read from the header
+ * alone, before anything is buffered, so a peer cannot make us reserve
+ * 64 KiB per frame per connection or hold a large partial frame. */
+#define SK_FRAME_MAX_PAYLOAD (16 * 1024)
+
+/* Arguments of one EXEC (argv[0] included); stops a request of thousands
+ * of empty strings from making the server build a huge argv or hold a
+ * large array of views per request. */
+#define SK_EXEC_MAX_ARGS 256
+
+/* "K=V" pairs of one EXEC, before the server's allow-list; bounds the
+ * decoder's array and the server's filtering work per request. */
+#define SK_EXEC_MAX_ENV 64
+
+/* Bytes of UTF-8 text in one exec ERROR; a peer cannot make us log or
+ * print kilobytes for each error it sends. */
+#define SK_FRAME_MAX_TEXT 256
+
+/* Bytes of a signal name on the wire ("KILL", "USR1"); longer than any
+ * real one, so a name is never more than a short, printable token. */
+#define SK_FRAME_MAX_SIGNAME 16
+
+/* Initial flow-control window of an exec stream, in payload bytes of
+ * STDOUT+STDERR (server to client) and of STDIN (client to server): a
+ * command that floods output, or a client that floods input, cannot make
+ * the other side buffer more than this per stream until it grants more. */
+#define SK_EXEC_WINDOW (256 * 1024)
+
+/* Largest flow-control window (2^31 - 1, as HTTP/2); an update that
+ * would pass it is a connection error, so credit never overflows. */
+#define SK_EXEC_WINDOW_MAX 0x7fffffffu
+
 
 /* Receive buffer for one datagram: the largest UDP payload, so nothing is
  * silently truncated. */
