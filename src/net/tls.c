@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 
 #include "../proto/sk_limits.h"
@@ -350,4 +351,114 @@ const char *sk_tls_identity(struct sk_conn *c)
 	struct sk__tls_conn *tc = sk_conn_filter_state(c, &sk__tls_filter);
 
 	return tc != NULL && tc->done && tc->key != NULL ? tc->key->id : NULL;
+}
+
+/* ---- key files ---- */
+
+int sk_keys_default_path(char *buf, size_t cap)
+{
+	const char *xdg = getenv("XDG_CONFIG_HOME");
+	const char *home = getenv("HOME");
+	int n;
+
+	if (xdg != NULL && xdg[0] == '/')
+		n = snprintf(buf, cap, "%s/sockit/exec.keys", xdg);
+	else if (home != NULL && home[0] == '/')
+		n = snprintf(buf, cap, "%s/.config/sockit/exec.keys", home);
+	else
+		return -ENOENT;
+	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
+/* Make the directories leading to path, each mode 0700 when new. */
+static int sk__mkdirs(const char *path)
+{
+	char dir[4096];
+	size_t n = strlen(path);
+
+	if (n >= sizeof(dir))
+		return -ENAMETOOLONG;
+	memcpy(dir, path, n + 1);
+	for (char *p = dir + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	return 0;
+}
+
+int sk_keys_add(const char *path, const char *identity, char *err,
+		size_t cap)
+{
+	struct sk_keys *keys = NULL;
+	struct sk_key k;
+	char line[SK_KEY_ID_MAX + 2 * SK_KEY_LEN + 4];
+	size_t l, idlen = strlen(identity);
+	int fd = -1, rc, n;
+
+	memset(&k, 0, sizeof(k));
+	/* The identity must be one the parser takes back. */
+	if (idlen == 0 || idlen > SK_KEY_ID_MAX) {
+		snprintf(err, cap, "identity must be 1 to %d bytes",
+			 SK_KEY_ID_MAX);
+		return -EINVAL;
+	}
+	memcpy(k.id, identity, idlen);
+	if (RAND_priv_bytes(k.key, sizeof(k.key)) != 1) {
+		snprintf(err, cap, "no random bytes");
+		rc = -EIO;
+		goto error;
+	}
+	n = sk_key_format(&k, line, sizeof(line));
+	keys = malloc(sizeof(*keys));
+	if (n < 0 || keys == NULL ||
+	    sk_keys_parse(line, (size_t)n, keys, &l) != 0) {
+		snprintf(err, cap, "identity '%s': %s", identity,
+			 sk_keys_strerror(SK_KEYS_E_ID));
+		rc = -EINVAL;
+		goto error;
+	}
+	rc = sk__mkdirs(path);
+	if (rc != 0) {
+		snprintf(err, cap, "%s: %s", path, strerror(-rc));
+		goto error;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+		  0600);
+	if (fd < 0 && errno == EEXIST) {
+		/* Add to a file that is already good and lacks the id. */
+		rc = sk_keys_load(path, keys, err, cap);
+		if (rc != 0)
+			goto error;
+		if (sk_keys_find(keys, identity, idlen) != NULL) {
+			snprintf(err, cap, "%s: identity '%s' is already there",
+				 path, identity);
+			rc = -EEXIST;
+			goto error;
+		}
+		fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+	}
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(err, cap, "%s: %s", path, strerror(-rc));
+		goto error;
+	}
+	if (write(fd, line, (size_t)n) != n || fsync(fd) != 0) {
+		rc = -errno;
+		snprintf(err, cap, "%s: %s", path, strerror(-rc));
+		goto error;
+	}
+	rc = 0;
+error:
+	if (fd >= 0)
+		close(fd);
+	OPENSSL_cleanse(line, sizeof(line));
+	OPENSSL_cleanse(&k, sizeof(k));
+	if (keys != NULL)
+		OPENSSL_cleanse(keys, sizeof(*keys));
+	free(keys);
+	return rc;
 }

@@ -46,4 +46,18 @@ const char *sk_tls_identity(struct sk_conn *c);
 int sk_keys_load(const char *path, struct sk_keys *keys, char *err,
 		 size_t cap);
 
+/* The default key file, shared by `sockit serve` and the exec client:
+ * $XDG_CONFIG_HOME/sockit/exec.keys, or ~/.config/sockit/exec.keys.
+ * Returns 0, or -ENOENT when neither variable is set, or -ENAMETOOLONG. */
+int sk_keys_default_path(char *buf, size_t cap);
+
+/*
+ * Add a new identity with a random key to the key file at path, creating
+ * the file (mode 0600) and its directory (mode 0700) when missing; an
+ * existing file must pass sk_keys_load()'s checks and must not hold the
+ * identity yet. Returns 0, or a negative errno with a message in err.
+ */
+int sk_keys_add(const char *path, const char *identity, char *err,
+		size_t cap);
+
 #endif
