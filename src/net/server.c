@@ -135,13 +135,19 @@ struct sk_conn {
 	void *fstate;                  /* its state */
 	char *raw;                     /* filtered: bytes as read */
 	size_t inlen;                  /* bytes in in[] */
-	char in[SK_CONN_INBUF];        /* input not yet handled */
+	size_t incap;                  /* its size: the service's in_size */
+	char *in;                      /* input not yet handled; it follows
+					* this struct in the same block */
 };
 
-/* Where a connection's service state starts. */
-#define SK__CONN_HEAD \
-	((sizeof(struct sk_conn) + alignof(max_align_t) - 1) & \
-	 ~(alignof(max_align_t) - 1))
+/* A size rounded up for the next part of a connection's block. */
+#define SK__ALIGN(n) \
+	(((n) + alignof(max_align_t) - 1) & ~(alignof(max_align_t) - 1))
+/* A connection's block: the struct, its input buffer (the service's
+ * in_size, or SK_CONN_INBUF), then the service's state. */
+#define SK__CONN_INSIZE(d) ((d)->in_size != 0 ? (d)->in_size : SK_CONN_INBUF)
+#define SK__CONN_HEAD(d) \
+	(SK__ALIGN(sizeof(struct sk_conn)) + SK__ALIGN(SK__CONN_INSIZE(d)))
 
 /* One service in one server. */
 struct sk_svc {
@@ -332,7 +338,7 @@ struct sk_svc *sk_server_svc(struct sk_server *s, const struct sk_service *def)
 
 size_t sk_svc_conn_bytes(const struct sk_svc *s)
 {
-	return SK__CONN_HEAD + s->def->conn_size;
+	return SK__CONN_HEAD(s->def) + s->def->conn_size;
 }
 
 size_t sk_server_listeners(const struct sk_server *s)
@@ -390,7 +396,7 @@ struct sk_svc *sk_conn_svc(const struct sk_conn *c)
 
 void *sk_conn_data(struct sk_conn *c)
 {
-	return (char *)c + SK__CONN_HEAD;
+	return (char *)c + SK__CONN_HEAD(c->svc->def);
 }
 
 sk_conn_id sk_conn_id_of(const struct sk_conn *c)
@@ -858,16 +864,16 @@ static void sk__conn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 	(void)hint;
 	if (c->raw != NULL) {
 		buf->base = c->raw;
-		buf->len = SK_CONN_INBUF;
+		buf->len = c->incap;
 		return;
 	}
 	buf->base = c->in + c->inlen;
-	buf->len = sizeof(c->in) - c->inlen;
+	buf->len = c->incap - c->inlen;
 }
 
 int sk_conn_filter(struct sk_conn *c, const struct sk_filter *f, void *state)
 {
-	c->raw = malloc(SK_CONN_INBUF);
+	c->raw = malloc(c->incap);
 	if (c->raw == NULL) {
 		if (f->free != NULL)
 			f->free(state);
@@ -880,7 +886,7 @@ int sk_conn_filter(struct sk_conn *c, const struct sk_filter *f, void *state)
 
 size_t sk_conn_inroom(const struct sk_conn *c)
 {
-	return sizeof(c->in) - c->inlen;
+	return c->incap - c->inlen;
 }
 
 void *sk_conn_filter_state(struct sk_conn *c, const struct sk_filter *f)
@@ -890,7 +896,7 @@ void *sk_conn_filter_state(struct sk_conn *c, const struct sk_filter *f)
 
 size_t sk_conn_feed(struct sk_conn *c, const void *buf, size_t len)
 {
-	size_t room = sizeof(c->in) - c->inlen;
+	size_t room = c->incap - c->inlen;
 
 	if (len > room)
 		len = room;
@@ -931,7 +937,7 @@ static void sk__conn_run(struct sk_conn *c)
 		goto later;
 	}
 	/* Room for input: a filter may have more decoded bytes for it. */
-	if (c->filter != NULL && c->inlen < sizeof(c->in) && !c->eof) {
+	if (c->filter != NULL && c->inlen < c->incap && !c->eof) {
 		int rc = c->filter->input(c, c->fstate, NULL, 0);
 
 		if (rc < 0) {
@@ -961,7 +967,7 @@ static void sk__conn_run(struct sk_conn *c)
 later:
 	if (c->inlen > 0 && !c->paused)
 		sk__ready_add(c);
-	want = !c->paused && !c->eof && c->inlen < sizeof(c->in);
+	want = !c->paused && !c->eof && c->inlen < c->incap;
 	if (want && !c->reading) {
 		if (uv_read_start(&c->u.st, sk__conn_alloc, sk__read) != 0) {
 			sk__conn_close(c, SK_CLOSE_RESET);
@@ -1026,7 +1032,7 @@ static void sk__accept(uv_stream_t *server, int status);
 static struct sk_conn *sk__conn_get(struct sk_listener *l)
 {
 	struct sk_svc *v = l->svc;
-	size_t size = SK__CONN_HEAD + v->def->conn_size;
+	size_t size = SK__CONN_HEAD(v->def) + v->def->conn_size;
 	struct sk_conn *c;
 
 	/* Reuse a freed connection when there is one: malloc and free of
@@ -1041,8 +1047,10 @@ static struct sk_conn *sk__conn_get(struct sk_listener *l)
 		c = malloc(size);
 	}
 	if (c != NULL) {
-		memset(c, 0, offsetof(struct sk_conn, in));
-		memset((char *)c + SK__CONN_HEAD, 0, v->def->conn_size);
+		memset(c, 0, sizeof(*c));
+		memset((char *)c + SK__CONN_HEAD(v->def), 0, v->def->conn_size);
+		c->in = (char *)c + SK__ALIGN(sizeof(*c));
+		c->incap = SK__CONN_INSIZE(v->def);
 		return c;
 	}
 	if (l->spare == NULL)
@@ -1051,6 +1059,8 @@ static struct sk_conn *sk__conn_get(struct sk_listener *l)
 	c = l->spare;
 	l->spare = NULL;
 	memset(c, 0, sizeof(*c));
+	c->in = (char *)c + SK__ALIGN(sizeof(*c));
+	c->incap = SK__CONN_INSIZE(v->def);
 	c->spare = 1;
 	return c;
 }
@@ -1381,7 +1391,7 @@ static struct sk_listener *sk__lis_new(struct sk_server *s, struct sk_svc *v,
 	l->svc = v;
 	l->transport = transport;
 	if (transport != SK_UDP) {
-		l->spare = malloc(SK__CONN_HEAD + v->def->conn_size);
+		l->spare = malloc(SK__CONN_HEAD(v->def) + v->def->conn_size);
 		if (l->spare == NULL) {
 			free(l);
 			return NULL;

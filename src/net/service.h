@@ -185,6 +185,9 @@ struct sk_service {
 	/* TCP: bytes of service state for each connection (sk_conn_data),
 	 * zeroed at accept and freed by the platform. */
 	size_t conn_size;
+	/* TCP: input buffered for the service, which must hold its largest
+	 * request (a whole frame); 0: SK_CONN_INBUF. */
+	size_t in_size;
 	/* TCP: a client connected. May be NULL. */
 	void (*tcp_accept)(struct sk_conn *c);
 	/* TCP: handle input; return the bytes used, keeping the rest for
