@@ -4,13 +4,15 @@
 #include "clock.h"
 #include "services.h"
 #include "svc_daytime.h"
+#include "svc_exec.h"
 #include "svc_ntp.h"
 #include "svc_time.h"
 #include "svc_timefmt.h"
 #include "svc_welcome.h"
 
 const struct sk_service *const sk_services[] = {
-	&sk_welcome, &sk_timefmt, &sk_daytime, &sk_time, &sk_ntp, NULL,
+	&sk_welcome, &sk_exec, &sk_timefmt, &sk_daytime, &sk_time, &sk_ntp,
+	NULL,
 };
 
 const struct sk_service *sk_service_find(const char *name)

@@ -24,6 +24,10 @@ import time
 
 import pytest
 
+# exec makes a key file under the config directory on first start: keep
+# the tests' own, away from the user's.
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="sockit-test-config-")
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SOCKIT = os.environ.get("SOCKIT_BIN", os.path.join(ROOT, "build", "sockit"))
 
