@@ -131,6 +131,7 @@ struct sk_conn {
 	unsigned spare : 1;            /* the listener's spare, not freed */
 	unsigned counted : 1;          /* holds a per-source place */
 	unsigned told : 1;             /* the service has seen tcp_close */
+	unsigned held : 1;             /* the service holds its input */
 	const struct sk_filter *filter; /* between socket and service */
 	void *fstate;                  /* its state */
 	char *raw;                     /* filtered: bytes as read */
@@ -454,6 +455,19 @@ size_t sk_conn_queued(const struct sk_conn *c)
 int sk_conn_paused(const struct sk_conn *c)
 {
 	return c->paused || c->closing || c->ending;
+}
+
+void sk_conn_hold(struct sk_conn *c, int hold)
+{
+	if (c->closing || c->ending || (int)c->held == !!hold)
+		return;
+	c->held = hold ? 1 : 0;
+	if (!c->held) {
+		/* What arrived meanwhile starts its deadline now. */
+		if (c->req_start != 0)
+			c->req_start = uv_now(c->u.h.loop);
+		sk__ready_add(c); /* the next turn reads and handles again */
+	}
 }
 
 void sk_conn_progress(struct sk_conn *c)
@@ -929,6 +943,10 @@ static void sk__conn_run(struct sk_conn *c)
 
 	if (c->closing || c->ending)
 		return;
+	/* Held: the service is not called, but reading goes on while there
+	 * is room, so a peer that resets or closes is noticed. */
+	if (c->held)
+		goto later;
 	/* This turn has done its share: the ready list carries c to the
 	 * next one (and reading stops below once its buffer is full). */
 	if (!sk__budget(c->svc->srv)) {
@@ -965,7 +983,7 @@ static void sk__conn_run(struct sk_conn *c)
 		return;
 	}
 later:
-	if (c->inlen > 0 && !c->paused)
+	if (c->inlen > 0 && !c->paused && !c->held)
 		sk__ready_add(c);
 	want = !c->paused && !c->eof && c->inlen < c->incap;
 	if (want && !c->reading) {
@@ -1628,6 +1646,7 @@ static void sk__tick(uv_timer_t *t)
 		if (idle)
 			sk__conn_end(c, SK_CLOSE_IDLE);
 		else if (lim->request_timeout > 0 && c->req_start != 0 &&
+			 !c->held &&
 			 now - c->req_start >=
 				 (uint64_t)lim->request_timeout * 1000)
 			sk__conn_end(c, SK_CLOSE_DEADLINE);

@@ -271,6 +271,11 @@ size_t sk_conn_queued(const struct sk_conn *c);
 /* True when the service should stop handling input for now: output is
  * over pause_output, or the connection is ending. */
 int sk_conn_paused(const struct sk_conn *c);
+/* Hold (1) or release (0) c's input: while held, the service's tcp_read
+ * is not called and nothing more is read from the peer (a command is
+ * running, a caller waits for a place). Releasing resumes on the next
+ * loop turn. */
+void sk_conn_hold(struct sk_conn *c, int hold);
 /* A complete request was handled: the request deadline starts again. */
 void sk_conn_progress(struct sk_conn *c);
 /* Close once the queued output is sent (gracefully: see server.c). */

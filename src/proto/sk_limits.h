@@ -141,6 +141,10 @@
 /* Bytes a client reads from a TCP service that sends and closes. */
 #define SK_CLIENT_MAX_READ (64 * 1024)
 
+/* Output of one of the tutorial's raw commands, gathered before the
+ * reply (its client reads 1024 bytes); past it the command is killed. */
+#define SK_EXEC_RAW_MAX (64 * 1024)
+
 /* A pre-shared key: 32 random bytes (256 bits), one per client identity. */
 #define SK_KEY_LEN 32
 /* A client identity in a key file (sent in clear in the TLS handshake). */

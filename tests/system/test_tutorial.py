@@ -33,3 +33,35 @@ def test_time_client(srv):
     assert re.match(r"^>>: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d$", lines[1]), lines[1]
     assert re.match(r"^>>: \d\d hours$", lines[2]), lines[2]
     assert lines[3:] == [">>: "]
+
+
+def test_exec_client_in_raw_mode(serve):
+    s = serve("exec=127.0.0.1:0", "--exec-insecure", "1", "--exec-raw", "1")
+    host, port = s.addr("exec", "tcp")
+    r = run("exec_client.py", host, port,
+            input="echo hello\n\ntrue\nls /nonexistent-dir\nprintf 'a\\nb'\nq\n".encode())
+    assert r.returncode == 0, r.stderr
+    # Each reply as the tutorial prints it: the output, stdout then
+    # stderr, or 命令执行OK when there is none.
+    assert r.stdout.split(">>: ") == [
+        "",
+        "hello\n\n",
+        "",  # the empty line: the client asks again
+        "命令执行OK\n",
+        "ls: cannot access '/nonexistent-dir': No such file or directory\n\n",
+        "a\nb\n",
+        "",
+    ], repr(r.stdout)
+
+
+def test_raw_mode_is_off_by_default_and_needs_insecure(serve):
+    from conftest import sockit
+    s = serve("exec=127.0.0.1:0", "--exec-insecure", "1")
+    host, port = s.addr("exec", "tcp")
+    import socket
+    with socket.create_connection((host, port), timeout=5) as c:
+        c.sendall(b"echo hi")
+        assert c.recv(100) == b""  # closed, nothing run
+    r = sockit("serve", "exec=127.0.0.1:0", "--exec-raw", "1")
+    assert r.returncode == 2
+    assert "raw commands have no authentication: they need insecure = 1" in r.stderr
