@@ -461,3 +461,29 @@ def test_first_start_makes_a_key_file(serve, tmp_path):
     assert oct(os.stat(home / "sockit").st_mode & 0o777) == "0o700"
     assert re.match(r"^[A-Za-z0-9._@+-]+ [0-9a-f]{64}\n$", f.read_text())
     assert "exec: made key file %s" % f in s.stderr()
+
+
+def test_100_mb_of_output_is_byte_exact(ex):
+    """The command hashes what it writes (to stderr); the client hashes
+    what it got: every byte arrived, once, in order."""
+    s, path = ex
+    c = Client(path)
+    c.send(exec_frame(1, [b"sh", b"-c",
+                          b"{ head -c 100000000 /dev/urandom | tee /dev/fd/3 "
+                          b"| sha256sum >&2; } 3>&1"]))
+    h = hashlib.sha256()
+    n = 0
+    err = b""
+    while True:
+        t, fl, st, p = c.next()
+        if t == T_STDOUT:
+            h.update(p)
+            n += len(p)
+            c.send(frame(T_WINDOW, 1, struct.pack("!I", len(p))))
+        elif t == T_STDERR:
+            err += p
+        elif t in (T_EXIT, T_ERROR):
+            break
+    assert (t, p) == exit_code(0)
+    assert n == 100000000
+    assert err.split()[0].decode() == h.hexdigest()
