@@ -38,6 +38,8 @@
 
 #include "../net/log.h"
 #include "../net/proc.h"
+#include "../net/sockaddr.h"
+#include "../net/table.h"
 #include "../net/tls.h"
 #include "../proto/frame.h"
 
@@ -58,6 +60,8 @@ struct sk__exec_cfg {
 	unsigned shell;          /* allow SHELL commands */
 	unsigned max_commands;   /* commands at once, in all */
 	unsigned max_per_conn;   /* commands at once, per connection */
+	unsigned max_per_client; /* commands at once, per client: its TLS
+				  * identity, or its address in plaintext */
 	unsigned timeout;        /* default timeout, s; 0: none */
 	unsigned max_timeout;    /* the most a client may ask, s; 0: any */
 	unsigned output_mib;     /* output per command, MiB */
@@ -101,6 +105,10 @@ static const struct sk_opt sk__exec_opts[] = {
 		   "run shell lines (/bin/sh -c) as well as argvs"),
 	SK_OPT_NUM(SK_OPT_UINT, "max-commands", SK__X(max_commands), 1, 100000,
 		   "64", "N", "commands at once, in all"),
+	SK_OPT_NUM(SK_OPT_UINT, "max-per-client", SK__X(max_per_client), 1,
+		   100000, "32", "N",
+		   "commands at once for one client (its key's\n"
+		   "identity, or its address in plaintext)"),
 	SK_OPT_NUM(SK_OPT_UINT, "max-per-conn", SK__X(max_per_conn), 1, 1024,
 		   "16", "N", "commands at once on one connection"),
 	SK_OPT_NUM(SK_OPT_UINT, "timeout", SK__X(timeout), 0, 86400 * 365,
@@ -153,6 +161,7 @@ struct sk__exec {
 	const struct sk__exec_cfg *cfg; /* settings */
 	struct sk_tls *tls;             /* the keys' TLS context */
 	struct sk__cmd *all;            /* every command not yet freed */
+	struct sk_srcmap clients;       /* commands running per client */
 	unsigned running;               /* of them, not yet ended */
 	int stopping;                   /* shutdown has begun */
 };
@@ -165,6 +174,8 @@ struct sk__xconn {
 	unsigned nrun;         /* its commands not yet ended */
 	struct sk__cmd *cmds;  /* its commands, until they end */
 	int raw;               /* the tutorial's raw protocol */
+	struct sk_rl_key who;  /* the client, as counted per client */
+	int known;             /* who is set */
 };
 
 /* One command. */
@@ -197,6 +208,8 @@ struct sk__cmd {
 	unsigned ended : 1;            /* EXIT or ERROR sent, or cannot be */
 	unsigned timed : 1;            /* the timer runs */
 	unsigned counted : 1;          /* in its connection's nrun */
+	unsigned client_counted : 1;   /* in the service's per-client map */
+	struct sk_rl_key who;          /* its client */
 	unsigned raw : 1;              /* the tutorial's client: gathered */
 	char *rbuf;                    /* raw: stdout, then stderr (cap) */
 	size_t rout, rerr;             /* raw: bytes of each in rbuf */
@@ -372,6 +385,10 @@ static void sk__cmd_end(struct sk__cmd *x)
 		sk__cmd_detach(x, xc);
 		if (x->counted)
 			xc->nrun--;
+	}
+	if (x->client_counted) {
+		x->client_counted = 0;
+		sk_srcmap_put(&x->ex->clients, &x->who);
 	}
 	x->ex->running--;
 	sk__cmd_release(x);
@@ -650,6 +667,39 @@ static int sk__pipe_open(uv_loop_t *loop, uv_pipe_t *p, int fd,
 	return rc;
 }
 
+/* Who c's client is, for the per-client limit: the identity its key
+ * proved (its place in the key file), or its address (an IPv6 /64),
+ * or, on a unix socket, the one local client. */
+static void sk__who(struct sk_conn *c, struct sk__xconn *xc)
+{
+	const char *id;
+	const struct sockaddr *sa;
+
+	if (xc->known)
+		return;
+	xc->known = 1;
+	memset(&xc->who, 0, sizeof(xc->who));
+	id = sk_tls_identity(c);
+	if (id != NULL) {
+		/* Identities are at most 64 bytes: hash them into the key,
+		 * marked apart from addresses by its last byte. */
+		uint64_t h = 1469598103934665603ull;
+
+		for (const char *p = id; *p != '\0'; p++)
+			h = (h ^ (uint8_t)*p) * 1099511628211ull;
+		memcpy(xc->who.b, &h, sizeof(h));
+		xc->who.b[15] = 0xa5;
+		return;
+	}
+	sa = sk_conn_peer(c);
+	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
+		int v6;
+		const uint8_t *a = sk_sockaddr_bytes(sa, &v6);
+
+		sk_rl_key_make(&xc->who, a, v6);
+	}
+}
+
 /*
  * Start o for c on stream (raw: for the tutorial's client, whose reply
  * is gathered rather than framed). A refusal is answered on the stream
@@ -666,8 +716,18 @@ static struct sk__cmd *sk__start(struct sk_conn *c, struct sk__xconn *xc,
 	uint64_t ms;
 	int rc;
 
+	sk__who(c, xc);
+	if (sk_srcmap_take(&ex->clients, &xc->who, cfg->max_per_client) != 1) {
+		if (raw)
+			sk_conn_write(c, "error: too many commands\n", 25);
+		else
+			sk__send_error(c, stream, SK_FRAME_CODE_TOO_MANY,
+				       "too many commands for this client");
+		return NULL;
+	}
 	x = calloc(1, sizeof(*x));
 	if (x == NULL) {
+		sk_srcmap_put(&ex->clients, &xc->who);
 		if (raw)
 			sk_conn_write(c, "error: out of memory\n", 21);
 		else
@@ -692,8 +752,11 @@ static struct sk__cmd *sk__start(struct sk_conn *c, struct sk__xconn *xc,
 					       : SK_FRAME_CODE_INTERNAL,
 				       text);
 		free(x);
+		sk_srcmap_put(&ex->clients, &xc->who);
 		return NULL;
 	}
+	x->who = xc->who;
+	x->client_counted = 1;
 	x->raw = raw ? 1 : 0;
 	x->ex = ex;
 	x->svc = sk_conn_svc(c);
@@ -1130,6 +1193,12 @@ static int sk__exec_init(struct sk_svc *s)
 	if (ex == NULL)
 		return -ENOMEM;
 	ex->cfg = cfg;
+	{
+		uint64_t seed[2] = { 0, 0 };
+
+		uv_random(NULL, NULL, seed, sizeof(seed), 0, NULL);
+		sk_srcmap_init(&ex->clients, seed);
+	}
 	if (cfg->keys[0] != '\0') {
 		snprintf(path, sizeof(path), "%s", cfg->keys);
 	} else if ((rc = sk_keys_default_path(path, sizeof(path))) != 0) {
@@ -1179,6 +1248,7 @@ static void sk__exec_fini(struct sk_svc *s)
 	if (ex == NULL)
 		return;
 	sk_tls_free(ex->tls);
+	sk_srcmap_fini(&ex->clients);
 	free(ex);
 }
 
@@ -1191,6 +1261,8 @@ static int sk__exec_check(void *settings, char *err, size_t cap)
 			 "need insecure = 1");
 		return -1;
 	}
+	if (x->max_per_client > x->max_commands)
+		x->max_per_client = x->max_commands;
 	if (x->max_per_conn > x->max_commands) {
 		snprintf(err, cap, "max-per-conn %u is over max-commands %u",
 			 x->max_per_conn, x->max_commands);

@@ -487,3 +487,28 @@ def test_100_mb_of_output_is_byte_exact(ex):
     assert (t, p) == exit_code(0)
     assert n == 100000000
     assert err.split()[0].decode() == h.hexdigest()
+
+
+def test_per_client_limit_spans_connections(serve, tmp_path):
+    path = str(tmp_path / "e.sock")
+    serve("exec=unix:" + path, "--exec-insecure", "1", "--exec-max-per-client", "2")
+    a, b = Client(path), Client(path)
+    a.send(exec_frame(1, [b"sleep", b"30"]) + exec_frame(2, [b"sleep", b"30"]))
+    assert [a.next()[0] for _ in range(2)] == [T_EXEC_OK, T_EXEC_OK]
+    b.send(exec_frame(1, [b"true"]))
+    t, fl, st, p = b.next()
+    assert (t, st) == (T_ERROR, 1)
+    assert p == struct.pack("!H", 6) + b"too many commands for this client"
+    # A place frees when a command ends.
+    a.send(frame(T_RESET, 1, struct.pack("!H", 12)))
+    deadline = time.monotonic() + 10
+    while True:
+        b.send(exec_frame(st + 1, [b"echo", b"in"]))
+        st += 1
+        out, err, end = b.run(st)
+        if end == exit_code(0):
+            assert out == b"in\n"
+            break
+        assert end[0] == T_ERROR and time.monotonic() < deadline
+        time.sleep(0.05)
+    a.send(frame(T_RESET, 2, struct.pack("!H", 12)))
