@@ -165,12 +165,13 @@ int sk_proc_kill(const struct sk_proc *p, int sig)
 	return kill(-p->pid, sig) == 0 ? 0 : -errno;
 }
 
-int sk_proc_reap(struct sk_proc *p, int *status)
+int sk_proc_reap(struct sk_proc *p, int *status, int peek)
 {
 	siginfo_t si;
 
 	memset(&si, 0, sizeof(si));
-	if (waitid(P_PIDFD, (id_t)p->pidfd, &si, WEXITED | WNOHANG) != 0)
+	if (waitid(P_PIDFD, (id_t)p->pidfd, &si,
+		   WEXITED | WNOHANG | (peek ? WNOWAIT : 0)) != 0)
 		return -errno;
 	if (si.si_pid == 0)
 		return 0;

@@ -55,8 +55,10 @@ int sk_proc_spawn(const struct sk_proc_opts *o, struct sk_proc *p);
  * (-ESRCH once it is all gone). */
 int sk_proc_kill(const struct sk_proc *p, int sig);
 
-/* Reap p if it has exited: returns 1 and sets *status (as waitpid's),
- * 0 while it runs, or a negative errno. Closes nothing. */
-int sk_proc_reap(struct sk_proc *p, int *status);
+/* Has p exited? Returns 1 and sets *status (as waitpid's), 0 while it
+ * runs, or a negative errno. With peek, p stays a zombie: its pid, and
+ * so its process group's id, cannot be reused until it is reaped, which
+ * keeps a later sk_proc_kill() from reaching a stranger. Closes nothing. */
+int sk_proc_reap(struct sk_proc *p, int *status, int peek);
 
 #endif

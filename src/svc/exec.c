@@ -340,8 +340,15 @@ static void sk__cmd_end(struct sk__cmd *x)
 	struct sk_conn *c = sk__conn_of(x);
 	struct sk__xconn *xc = c != NULL ? sk_conn_data(c) : NULL;
 
-	/* Whatever it left running in the background goes with it. */
+	/* Whatever it left running in the background goes with it; the
+	 * leader is still a zombie (see sk__exited), so its group's id is
+	 * still its own. Then it is reaped. */
 	sk_proc_kill(&x->p, SIGKILL);
+	if (x->exited) {
+		int st;
+
+		sk_proc_reap(&x->p, &st, 0);
+	}
 	if (c != NULL && x->raw) {
 		/* The tutorial's reply: the output, or its "done" when there
 		 * is none. */
@@ -420,7 +427,10 @@ static void sk__exited(uv_poll_t *w, int status, int events)
 
 	(void)status;
 	(void)events;
-	rc = sk_proc_reap(&x->p, &x->status);
+	if (x->exited)
+		return;
+	/* Peek only: reaped at the end, after its group is killed. */
+	rc = sk_proc_reap(&x->p, &x->status, 1);
 	if (rc == 0)
 		return;
 	if (rc < 0)
@@ -815,6 +825,7 @@ static struct sk__cmd *sk__start(struct sk_conn *c, struct sk__xconn *xc,
 		/* Out of handles: kill it, reap it here, and say so. */
 		sk_proc_kill(&x->p, SIGKILL);
 		waitpid(x->p.pid, NULL, 0);
+		x->p.pid = -1; /* reaped: never signal its id again */
 		x->exited = 1;
 		x->out_eof = x->err_eof = 1;
 		x->why = SK_FRAME_CODE_INTERNAL;
