@@ -37,6 +37,9 @@ static const struct sk_cmd sk__cmds[] = {
 	{ "exec", sk_cmd_exec, "run a command on an exec server",
 #include "help_exec.inc"
 	  , NULL },
+	{ "keygen", sk_cmd_keygen, "add an identity and key to an exec key file",
+#include "help_keygen.inc"
+	  , NULL },
 	{ "bench", sk_cmd_bench, "load-test a server (bounded in count and time)",
 #include "help_bench.inc"
 	  , NULL },

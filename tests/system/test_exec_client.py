@@ -1,4 +1,4 @@
-"""`sockit exec`.
+"""`sockit exec` and `sockit keygen`.
 
 The exec server is being written at the same time, so `sockit exec` runs
 here against a fake server in this file: plaintext frames (--insecure) on
@@ -792,12 +792,13 @@ def test_usage_errors(args, msg):
 
 
 def test_help():
-    for cmd in ("exec",):
+    for cmd in ("exec", "keygen"):
         r = sockit("help", cmd)
         assert r.returncode == 0 and r.stdout.startswith("usage: sockit %s" % cmd)
         assert sockit(cmd, "--help").stdout == r.stdout
         assert all(len(line) <= 80 for line in r.stdout.splitlines())
     assert re.search(r"^  exec +run a command", sockit("help").stdout, re.M)
+    assert re.search(r"^  keygen ", sockit("help").stdout, re.M)
 
 
 # ---- keys, TLS without a TLS server --------------------------------------
@@ -845,3 +846,97 @@ def test_tls_to_a_server_that_closes(tmp_path, fake):
     assert seen["first"] == b"\x16"  # a TLS handshake record
     assert c.finish() == (255, b"", "sockit: exec: %s: the server closed the connection "
                                     "during the TLS handshake\n" % fake.name)
+
+
+# ---- keygen ------------------------------------------------------------
+
+LINE = re.compile(r"^([A-Za-z0-9._@+-]{1,64}) ([0-9a-f]{64})\n$")
+
+
+def keygen(*args, env=None):
+    full = dict(os.environ)
+    full.update(env or {})
+    return subprocess.run([SOCKIT, "keygen"] + list(args), capture_output=True,
+                          text=True, timeout=WAIT, env=full)
+
+
+def test_keygen_creates_file_and_dir(tmp_path):
+    cfg = tmp_path / "cfg"
+    r = keygen("-i", "alice", env={"XDG_CONFIG_HOME": str(cfg)})
+    path = cfg / "sockit" / "exec.keys"
+    assert (r.returncode, r.stdout) == (0, "")
+    assert r.stderr == "sockit: keygen: added identity alice to %s\n" % path
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(cfg / "sockit").st_mode) == 0o700
+    m = LINE.match(path.read_text())
+    assert m and m.group(1) == "alice"
+    # --print: the new line on stdout, as the file holds it.
+    r = keygen("-i", "bob@host", "--print", env={"XDG_CONFIG_HOME": str(cfg)})
+    assert r.returncode == 0
+    lines = path.read_text().splitlines(keepends=True)
+    assert len(lines) == 2 and r.stdout == lines[1] and LINE.match(r.stdout)
+    assert lines[0] == m.group(0)
+    assert lines[1].split()[1] != m.group(2)
+    # HOME when XDG_CONFIG_HOME is not set.
+    env = {"HOME": str(tmp_path / "home"), "XDG_CONFIG_HOME": ""}
+    r = keygen("-i", "carol", env=env)
+    assert r.returncode == 0
+    assert os.path.exists(tmp_path / "home/.config/sockit/exec.keys")
+
+
+def test_keygen_default_identity(tmp_path):
+    r = keygen(str(tmp_path / "k"))
+    assert r.returncode == 0, r.stderr
+    user = pwd.getpwuid(os.getuid()).pw_name
+    want = re.sub(r"[^A-Za-z0-9._@+-]", "-", "%s@%s" % (user, socket.gethostname()))[:64]
+    assert r.stderr == "sockit: keygen: added identity %s to %s/k\n" % (want, tmp_path)
+    assert (tmp_path / "k").read_text().split()[0] == want
+
+
+def test_keygen_refusals(tmp_path):
+    path = tmp_path / "k"
+    assert keygen("-i", "alice", str(path)).returncode == 0
+    r = keygen("-i", "alice", str(path))
+    assert (r.returncode, r.stderr) == (
+        1, "sockit: keygen: %s: identity 'alice' is already there\n" % path)
+    path.chmod(0o640)
+    r = keygen("-i", "bob", str(path))
+    assert (r.returncode, r.stderr) == (
+        1, "sockit: keygen: %s: mode 640 lets others read the keys; use chmod 600\n" % path)
+    assert len(path.read_text().splitlines()) == 1
+    path.chmod(0o600)
+    r = keygen("-i", "a b", str(path))
+    assert r.returncode == 2
+    assert r.stderr.startswith("sockit: keygen: --identity: 'a b' is not 1 to 64 of ")
+    r = keygen("-i", "x" * 65, str(path))
+    assert r.returncode == 2
+    r = keygen(str(path), "other")
+    assert (r.returncode, r.stderr) == (2, "sockit: keygen: expected at most one FILE\n"
+                                           "Try 'sockit help keygen'.\n")
+    r = keygen("-i", "bob", env={"HOME": "", "XDG_CONFIG_HOME": ""})
+    assert (r.returncode, r.stderr) == (
+        1, "sockit: keygen: no default key file: neither XDG_CONFIG_HOME nor HOME is "
+           "set; give FILE\n")
+    # Not a regular file, or a directory we cannot write.
+    r = keygen("-i", "bob", "/dev/null")
+    assert r.returncode == 1 and "not a regular file" in r.stderr
+
+
+def test_keygen_key_works_with_exec(tmp_path, fake):
+    """exec reads what keygen wrote: the identity named, else the first."""
+    path = str(tmp_path / "k")
+    assert keygen("-i", "alice", path).returncode == 0
+    assert keygen("-i", "bob", path).returncode == 0
+    for args in ([], ["-i", "bob"]):
+        c = Client(["-k", path] + args + [fake.target, "--", "x"])
+        conn = fake.accept()
+        head = conn.read(5)
+        assert head[0] == 0x16  # a TLS handshake record
+        hello_bytes = conn.read(struct.unpack(">H", head[3:5])[0])
+        # The ClientHello names the identity in its pre_shared_key.
+        want = b"bob" if args else b"alice"
+        assert want in hello_bytes
+        if not args:
+            assert b"bob" not in hello_bytes
+        conn.sock.close()
+        assert c.finish()[0] == 255
