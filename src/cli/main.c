@@ -3,6 +3,7 @@
  * argv from its own name on and returns an exit code (cli.h).
  */
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,6 +34,12 @@ static const struct sk_cmd sk__cmds[] = {
 	{ "time", sk_cmd_time, "ask a time server (timefmt, daytime, RFC 868, NTP)",
 #include "help_time.inc"
 	  , NULL },
+	{ "exec", sk_cmd_exec, "run a command on an exec server",
+#include "help_exec.inc"
+	  , NULL },
+	{ "keygen", sk_cmd_keygen, "add an identity and key to an exec key file",
+#include "help_keygen.inc"
+	  , NULL },
 	{ "bench", sk_cmd_bench, "load-test a server (bounded in count and time)",
 #include "help_bench.inc"
 	  , NULL },
@@ -57,7 +64,8 @@ int sk_help(const char *cmd)
 			printf("  %-8s %s\n", c->name, c->summary);
 		printf("\n"
 		       "Run 'sockit help COMMAND' for a command's options.\n"
-		       "Exit status: 0 success, 1 failure, 2 usage error.\n");
+		       "Exit status: 0 success, 1 failure, 2 usage error; exec passes\n"
+		       "the remote command's status on (see 'sockit help exec').\n");
 		return SK_EXIT_OK;
 	}
 	for (const struct sk_cmd *c = sk__cmds; c->name; c++) {
@@ -90,6 +98,17 @@ int sk_usage_error(const char *cmd, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\nTry 'sockit help %s'.\n", cmd);
 	return SK_EXIT_USAGE;
+}
+
+int sk_option_error(const char *cmd, char **argv, int c)
+{
+	const char *arg = optind > 0 ? argv[optind - 1] : "";
+
+	if (c == ':')
+		return sk_usage_error(cmd, "option '%s' needs an argument", arg);
+	if (strncmp(arg, "--", 2) != 0 && optopt > 0 && optopt < 128)
+		return sk_usage_error(cmd, "unknown option '-%c'", optopt);
+	return sk_usage_error(cmd, "unknown option '%s'", arg);
 }
 
 int sk_parse_uint(const char *s, unsigned long min, unsigned long max,

@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,6 +29,23 @@ int sk_target_resolve(struct sk_target *t, const char *hostport,
 	uint16_t port = defport;
 	int rc;
 
+	if (socktype == SOCK_STREAM && strncmp(hostport, "unix:", 5) == 0) {
+		struct sockaddr_un *un = (struct sockaddr_un *)&t->addr[0];
+		size_t n = strlen(hostport + 5);
+
+		if (n == 0 || n >= sizeof(un->sun_path)) {
+			snprintf(err, errcap, "'%s': %s", hostport,
+				 n == 0 ? "no socket path after unix:"
+					: sk_addr_strerror(SK_ADDR_E_PATH));
+			return -1;
+		}
+		memset(un, 0, sizeof(*un));
+		un->sun_family = AF_UNIX;
+		memcpy(un->sun_path, hostport + 5, n);
+		snprintf(t->name, sizeof(t->name), "%s", hostport);
+		t->naddr = 1;
+		return 0;
+	}
 	rc = sk_hostport_parse(hostport, host, &port, SK_HP_PORT_OPTIONAL);
 	if (rc != 0) {
 		snprintf(err, errcap, "'%s': %s", hostport, sk_addr_strerror(rc));
@@ -241,6 +259,41 @@ ssize_t sk_tcp_exchange(const struct sk_target *t, const void *req,
 		if (rc != 0 && got == 0)
 			return rc;
 		return (ssize_t)got;
+	}
+	return last;
+}
+
+int sk_stream_connect(const struct sk_target *t, unsigned timeout_ms)
+{
+	int last = -ECONNREFUSED;
+
+	for (int a = 0; a < t->naddr; a++) {
+		const struct sockaddr *sa = (const struct sockaddr *)&t->addr[a];
+		int fd = socket(sa->sa_family,
+				SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		int64_t deadline = sk__mono_ms() + timeout_ms;
+		int rc = 0, soerr = 0;
+		socklen_t sl = sizeof(soerr);
+
+		if (fd < 0) {
+			last = -errno;
+			continue;
+		}
+		if (connect(fd, sa, sk_sockaddr_len(sa)) != 0) {
+			if (errno == EINPROGRESS)
+				rc = sk__wait(fd, POLLOUT, deadline);
+			else
+				rc = -errno;
+			if (rc == 0 &&
+			    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) ==
+				    0 &&
+			    soerr != 0)
+				rc = -soerr;
+		}
+		if (rc == 0)
+			return fd;
+		last = rc;
+		close(fd);
 	}
 	return last;
 }

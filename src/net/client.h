@@ -21,11 +21,20 @@ struct sk_target {
 };
 
 /*
- * Resolve "HOST[:PORT]" (PORT defaults to defport) for socktype. On
- * failure returns -1 and writes the reason to err.
+ * Resolve "HOST[:PORT]" (PORT defaults to defport) for socktype, or, for
+ * SOCK_STREAM, "unix:PATH", a unix stream socket. On failure returns -1
+ * and writes the reason to err.
  */
 int sk_target_resolve(struct sk_target *t, const char *hostport,
 		      uint16_t defport, int socktype, char *err, size_t errcap);
+
+/*
+ * TCP or unix stream: connect to the target's addresses in turn, each
+ * within timeout_ms. Returns a connected, non-blocking, close-on-exec
+ * socket, or the last address's negative errno (-ETIMEDOUT when it did
+ * not answer in time).
+ */
+int sk_stream_connect(const struct sk_target *t, unsigned timeout_ms);
 
 /*
  * UDP: send req and wait for one reply from the target, trying `tries`

@@ -58,6 +58,8 @@ const uint8_t *sk_sockaddr_bytes(const struct sockaddr *sa, int *v6)
 
 socklen_t sk_sockaddr_len(const struct sockaddr *sa)
 {
+	if (sa->sa_family == AF_UNIX)
+		return sizeof(struct sockaddr_un);
 	return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
 					 : sizeof(struct sockaddr_in);
 }

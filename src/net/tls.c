@@ -353,6 +353,92 @@ const char *sk_tls_identity(struct sk_conn *c)
 	return tc != NULL && tc->done && tc->key != NULL ? tc->key->id : NULL;
 }
 
+/* ---- the client side ---- */
+
+static int sk__key_index = -1; /* SSL_CTX ex data: a client's struct sk_key */
+
+/* SSL_CTX_free() frees the client's copy of its key. */
+static void sk__key_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
+			 long argl, void *argp)
+{
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	if (ptr != NULL) {
+		OPENSSL_cleanse(ptr, sizeof(struct sk_key));
+		free(ptr);
+	}
+}
+
+/* OpenSSL asks for the PSK to offer: a session holding the key, for the
+ * AES-128-GCM-SHA256 suite, under the key's identity. */
+static int sk__use_psk(SSL *ssl, const EVP_MD *md, const unsigned char **id,
+		       size_t *idlen, SSL_SESSION **sess)
+{
+	static const unsigned char aes128gcm_sha256[] = { 0x13, 0x01 };
+	const struct sk_key *k = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl),
+						     sk__key_index);
+	const SSL_CIPHER *cipher = SSL_CIPHER_find(ssl, aes128gcm_sha256);
+	SSL_SESSION *s;
+
+	*sess = NULL;
+	/* After a HelloRetryRequest, md is the suite's hash; ours is
+	 * SHA-256, the only one offered. */
+	if (k == NULL || cipher == NULL ||
+	    (md != NULL && EVP_MD_get_type(md) != NID_sha256))
+		return 1; /* no PSK: the server will refuse us */
+	s = SSL_SESSION_new();
+	if (s == NULL || !SSL_SESSION_set1_master_key(s, k->key, sizeof(k->key)) ||
+	    !SSL_SESSION_set_cipher(s, cipher) ||
+	    !SSL_SESSION_set_protocol_version(s, TLS1_3_VERSION)) {
+		SSL_SESSION_free(s);
+		return 0;
+	}
+	*id = (const unsigned char *)k->id;
+	*idlen = strlen(k->id);
+	*sess = s;
+	return 1;
+}
+
+SSL_CTX *sk_tls_client_ctx(const struct sk_key *k, char *err, size_t cap)
+{
+	struct sk_key *copy = NULL;
+	SSL_CTX *ctx = NULL;
+
+	if (sk__key_index < 0) {
+		sk__key_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL,
+							 sk__key_free);
+		if (sk__key_index < 0)
+			goto error;
+	}
+	copy = malloc(sizeof(*copy));
+	ctx = SSL_CTX_new(TLS_client_method());
+	if (copy == NULL || ctx == NULL ||
+	    !SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) ||
+	    !SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) ||
+	    !SSL_CTX_set_ciphersuites(ctx, SK__TLS_SUITES))
+		goto error;
+	*copy = *k;
+	if (!SSL_CTX_set_ex_data(ctx, sk__key_index, copy))
+		goto error;
+	copy = NULL; /* the context's now */
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_psk_use_session_callback(ctx, sk__use_psk);
+	return ctx;
+error:
+	ERR_clear_error();
+	snprintf(err, cap, "cannot set up TLS");
+	if (copy != NULL) {
+		OPENSSL_cleanse(copy, sizeof(*copy));
+		free(copy);
+	}
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
 /* ---- key files ---- */
 
 int sk_keys_default_path(char *buf, size_t cap)

@@ -10,11 +10,16 @@
  * SHA-256 key. There are no certificates: a client proves itself by
  * knowing the key of the identity it names, and an unknown identity or a
  * wrong key fails the handshake before the service sees a byte.
+ *
+ * The client side is a plain SSL_CTX (sk_tls_client_ctx()), for clients
+ * that drive OpenSSL on their own socket.
  */
 #ifndef SK_TLS_H
 #define SK_TLS_H
 
 #include <stddef.h>
+
+#include <openssl/types.h>
 
 #include "../proto/keys.h"
 #include "service.h"
@@ -40,6 +45,18 @@ int sk_tls_accept(struct sk_conn *c, struct sk_tls *t);
 /* The identity c's client proved, once the handshake is done; NULL
  * before, or when c has no TLS. */
 const char *sk_tls_identity(struct sk_conn *c);
+
+/*
+ * A client context for TLS 1.3 with the external PSK k, as the server
+ * expects it: TLS 1.3 only, the SHA-256 suites only, no tickets, and a
+ * PSK session built from k's key for the AES-128-GCM suite, offered
+ * under k's identity. The context holds its own copy of k, which
+ * SSL_CTX_free() wipes and frees. There are no certificates to verify:
+ * a server that completes the handshake knows the key. Returns the
+ * context (the caller frees it with SSL_CTX_free()), or NULL with a
+ * message in err.
+ */
+SSL_CTX *sk_tls_client_ctx(const struct sk_key *k, char *err, size_t cap);
 
 /* Read a key file into keys, with the same checks as
  * sk_tls_server_new(). */

@@ -145,6 +145,17 @@
  * reply (its client reads 1024 bytes); past it the command is killed. */
 #define SK_EXEC_RAW_MAX (64 * 1024)
 
+/* The exec client's buffer for bytes from the server: one whole frame
+ * always fits, with room to read more; a server cannot make it hold a
+ * larger partial frame (the codec refuses the length first). */
+#define SK_EXEC_CLIENT_IN (2 * (8 + SK_FRAME_MAX_PAYLOAD))
+
+/* The exec client's queue of frames for the server: HELLO with a whole
+ * EXEC, or a whole STDIN frame, and room for control frames. Stdin is
+ * read only when a STDIN frame fits, so a server that stops reading
+ * stops our reading of stdin, not our memory. */
+#define SK_EXEC_CLIENT_OUT (3 * (8 + SK_FRAME_MAX_PAYLOAD))
+
 /* A pre-shared key: 32 random bytes (256 bits), one per client identity. */
 #define SK_KEY_LEN 32
 /* A client identity in a key file (sent in clear in the TLS handshake). */

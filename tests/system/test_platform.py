@@ -381,6 +381,23 @@ def test_unix_socket_listener(serve, tmp_path):
     assert not os.path.exists(path)  # removed at shutdown
 
 
+def test_unix_socket_clients(serve, tmp_path):
+    """The TCP clients take unix:PATH as their HOST."""
+    path = str(tmp_path / "timefmt.sock")
+    wpath = str(tmp_path / "welcome.sock")
+    serve("timefmt=unix:" + path, "welcome=unix:" + wpath,
+          "--welcome-banner", "hi {peer}\\n")
+    r = sockit("welcome", "unix:" + wpath)
+    assert (r.returncode, r.stdout) == (0, "hi unix\n")
+    r = sockit("time", "--tcp", "unix:" + path, "%%")
+    assert (r.returncode, r.stdout) == (0, "%\n")
+    r = sockit("welcome", "unix:" + str(tmp_path / "none"))
+    assert r.returncode == 1 and "No such file or directory" in r.stderr
+    r = sockit("welcome", "unix:")
+    assert r.returncode == 1
+    assert r.stderr == "sockit: welcome: 'unix:': no socket path after unix:\n"
+
+
 def test_unix_socket_spec_errors(tmp_path):
     r = sockit("serve", "ntp=unix:" + str(tmp_path / "x"))
     assert r.returncode == 2

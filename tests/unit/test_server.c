@@ -16,7 +16,9 @@
  * listener still accepts; TLS 1.3 with a PSK as that filter, against
  * OpenSSL's own client: the right key gets through and names its
  * identity, a wrong key or an unknown identity never reaches the
- * service, and the end is a close_notify.
+ * service, and the end is a close_notify; and the client context of
+ * sk_tls_client_ctx() against it: TLS 1.3 with the PSK on AES-128-GCM,
+ * and an alert from the server for a wrong key or an unknown identity.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -648,6 +650,104 @@ static void test_tls_psk(void **st)
 	the_tls = NULL;
 }
 
+/* sk_tls_client_ctx(), the client side that `sockit exec` uses, against
+ * the filter: the right key gets through as its identity; a wrong key
+ * or an unknown identity fails the handshake with an alert from the
+ * server, which is how the client tells "authentication failed" apart
+ * from a server that just closes. */
+static struct sk_key client_key;
+
+/* A handshake from sk_tls_client_ctx(client_key) on a new connection;
+ * the SSL on success, else NULL with *alert set when the server sent
+ * an alert. */
+static SSL *ctx_dial(int *fdp, SSL_CTX **ctxp, int *alert)
+{
+	char err[64];
+	SSL *ssl;
+
+	*alert = 0;
+	*ctxp = sk_tls_client_ctx(&client_key, err, sizeof(err));
+	*fdp = dial();
+	if (*ctxp == NULL || *fdp < 0)
+		return NULL;
+	ssl = SSL_new(*ctxp);
+	SSL_set_fd(ssl, *fdp);
+	if (SSL_connect(ssl) != 1) {
+		unsigned long e = ERR_peek_last_error();
+
+		*alert = ERR_GET_LIB(e) == ERR_LIB_SSL &&
+			 ERR_GET_REASON(e) >= SSL_AD_REASON_OFFSET;
+		ERR_clear_error();
+		SSL_free(ssl);
+		return NULL;
+	}
+	return ssl;
+}
+
+static void *c_tls_client_ctx(void *arg)
+{
+	char buf[64];
+	SSL_CTX *ctx;
+	SSL *ssl;
+	int fd, alert;
+
+	(void)arg;
+	atomic_store(&seen.use_tls, 1);
+	memset(&client_key, 0, sizeof(client_key));
+	memcpy(client_key.id, "alice", 6);
+	memcpy(client_key.key, alice_key, sizeof(client_key.key));
+	ssl = ctx_dial(&fd, &ctx, &alert);
+	CHECK(ssl != NULL);
+	CHECK(SSL_version(ssl) == TLS1_3_VERSION);
+	CHECK(strcmp(SSL_CIPHER_get_name(SSL_get_current_cipher(ssl)),
+		     "TLS_AES_128_GCM_SHA256") == 0);
+	CHECK(SSL_session_reused(ssl) == 1); /* the PSK was used */
+	CHECK(SSL_write(ssl, "echo psk\n", 9) == 9);
+	CHECK(SSL_read(ssl, buf, sizeof(buf)) == 4);
+	CHECK(memcmp(buf, "psk\n", 4) == 0);
+	CHECK(strcmp(seen.identity, "alice") == 0);
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	close(fd);
+	/* A wrong key: refused with an alert, and the service reads none. */
+	client_key.key[31] ^= 0x80;
+	CHECK(ctx_dial(&fd, &ctx, &alert) == NULL);
+	CHECK(alert == 1);
+	SSL_CTX_free(ctx);
+	close(fd);
+	CHECK(closed_reason(1) == SK_CLOSE_RESET);
+	/* An identity the server does not know: the same. */
+	client_key.key[31] ^= 0x80;
+	memcpy(client_key.id, "bob", 4);
+	CHECK(ctx_dial(&fd, &ctx, &alert) == NULL);
+	CHECK(alert == 1);
+	SSL_CTX_free(ctx);
+	close(fd);
+	CHECK(closed_reason(2) == SK_CLOSE_RESET);
+	CHECK(atomic_load(&seen.reads) == 1);
+	stop_server();
+	return NULL;
+}
+
+static void test_tls_client_ctx(void **st)
+{
+	struct sk_keys keys;
+	size_t line;
+	char text[256];
+	struct sk_key k;
+
+	(void)st;
+	memset(&k, 0, sizeof(k));
+	memcpy(k.id, "alice", 6);
+	memcpy(k.key, alice_key, sizeof(k.key));
+	assert_true(sk_key_format(&k, text, sizeof(text)) > 0);
+	assert_int_equal(sk_keys_parse(text, strlen(text), &keys, &line), 0);
+	assert_int_equal(sk_tls_server_from(&keys, &the_tls), 0);
+	run(c_tls_client_ctx, NULL);
+	sk_tls_free(the_tls);
+	the_tls = NULL;
+}
+
 int main(void)
 {
 	cmocka_set_test_filter(getenv("TF") ? getenv("TF") : "*");
@@ -657,6 +757,7 @@ int main(void)
 		cmocka_unit_test(test_filter_sits_between_socket_and_service),
 		cmocka_unit_test(test_spare_connection_when_malloc_fails),
 		cmocka_unit_test(test_tls_psk),
+		cmocka_unit_test(test_tls_client_ctx),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,1259 @@
+/*
+ * exec.c: `sockit exec`: run one command on an exec server and stream
+ * its output back (docs/PROTOCOL.md, "exec (TCP): frames").
+ *
+ * One connection, one command on stream 1. The connection is TLS 1.3
+ * with an external PSK from the key file (OpenSSL on our own non-blocking
+ * socket), or plaintext frames with --insecure. Every frame goes through
+ * the codec (frame.h); what the server's frames mean, and both
+ * flow-control windows, are kept by the pure state machine in
+ * exec_client.h. This file does the I/O: one poll() over the socket,
+ * stdin, stdout, stderr and a self-pipe for signals.
+ *
+ * Bounds: the server may send no more output than the window we grant,
+ * and we grant only what we have written out, so the output we hold is
+ * at most SK_EXEC_WINDOW bytes; a slow reader of our stdout therefore
+ * throttles the remote command. Frames for the server wait in a queue of
+ * a few frames; stdin is read only when a whole STDIN frame fits in it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "../net/client.h"
+#include "../net/tls.h"
+#include "../proto/addr.h"
+#include "../proto/exec_client.h"
+#include "../proto/frame.h"
+#include "../proto/sk_limits.h"
+#include "cli.h"
+
+_Static_assert(SK_EXEC_CLIENT_IN >= SK_FRAME_MAX, "a frame fits");
+_Static_assert(SK_EXEC_CLIENT_OUT >= SK_FRAME_MAX + SK_FRAME_HEADER +
+					   SK_FRAME_HELLO_LEN +
+					   SK_FRAME_HEADER,
+	       "HELLO, EXEC and END fit");
+
+#define SK__CMD "exec"
+#define SK__PORT 8082
+/* The stream our one command runs on. */
+#define SK__STREAM 1
+/* A second Ctrl-C within this many ms abandons the command. */
+#define SK__CANCEL_MS 2000
+/* Kept free in the queue of frames for the server (SK_EXEC_CLIENT_OUT)
+ * for WINDOW_UPDATE, SIGNAL, RESET and ERROR, which must not wait
+ * behind stdin. */
+#define SK__OUT_RESERVE 1024
+/* Once the outcome is known: ms to send what is queued, then to wait
+ * for the server to close after our FIN (STYLE 21); see sk__closing(). */
+#define SK__CLOSE_MS 1000
+
+/* The connection: a non-blocking socket, with TLS on it or not. */
+struct sk__link {
+	int fd;          /* the socket, or -1 */
+	SSL_CTX *ctx;    /* TLS context; NULL with --insecure */
+	SSL *ssl;        /* TLS over fd; NULL with --insecure */
+	int write_stuck; /* SSL_write waits for input from the server */
+	int wdead;       /* writing failed: the server is gone */
+	int eof;         /* the server closed its side */
+	int closing;     /* we sent our FIN; the rest is discarded */
+};
+
+/* Bytes waiting to be written to one place, in order. */
+struct sk__queue {
+	uint8_t *buf; /* cap bytes, malloc'd */
+	size_t cap;   /* its size */
+	size_t head;  /* offset of the first byte not yet written */
+	size_t len;   /* bytes waiting, from head */
+};
+
+/* What the command line asked for. */
+struct sk__opts {
+	const char *keys;     /* -k FILE, or NULL for the default */
+	const char *identity; /* -i ID, or NULL for the file's first */
+	int insecure;         /* --insecure: plaintext frames */
+	unsigned connect_ms;  /* -w, in ms */
+	const char *hostport; /* HOST[:PORT] or unix:PATH as written */
+	const char *what;     /* the program, for messages ("/bin/sh" with -c) */
+	const char *cwd;      /* -C DIR, or NULL */
+};
+
+/* One run of `sockit exec`. */
+struct sk__exec {
+	struct sk__opts o;         /* the options */
+	char host[SK_HOST_MAX + 8]; /* HOST without the port, for messages */
+	struct sk_target t;        /* where to; t.name for messages */
+	struct sk__link l;         /* the connection */
+	struct sk_exec_client xc;  /* the stream's state and credit */
+	uint8_t in[SK_EXEC_CLIENT_IN]; /* bytes from the server, unframed */
+	size_t inlen;              /* how many */
+	struct sk__queue out;      /* frames for the server */
+	struct sk__queue fd1;      /* the command's stdout, for ours */
+	struct sk__queue fd2;      /* the command's stderr, for ours */
+	size_t chunk1;             /* most bytes one write() to fd 1 may take */
+	size_t chunk2;             /* the same for fd 2 */
+	int stdin_open;            /* we still read stdin */
+	int sig[2];                /* self-pipe: signal numbers, as bytes */
+	int64_t last_int;          /* monotonic ms of the last SIGINT, or 0 */
+	int64_t hello_by;          /* the server's HELLO is due by then (ms) */
+	int64_t close_by;          /* the close is over by then (ms), or 0 */
+	int done;                  /* the outcome is known; no more input */
+	int status;                /* then: our exit status */
+	char msg[600];             /* then: a message for stderr, or "" */
+};
+
+static int sk__sigfd = -1; /* the self-pipe's write end, for handlers */
+
+static int64_t sk__now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sk__on_signal(int signo)
+{
+	int saved = errno;
+	unsigned char b = (unsigned char)signo;
+
+	if (write(sk__sigfd, &b, 1) < 0) {
+		/* The pipe is full: that signal is already pending. */
+	}
+	errno = saved;
+}
+
+/* ---- queues ---- */
+
+static int sk__queue_init(struct sk__queue *q, size_t cap)
+{
+	q->buf = malloc(cap);
+	q->cap = cap;
+	q->head = 0;
+	q->len = 0;
+	return q->buf != NULL ? 0 : -ENOMEM;
+}
+
+static void sk__queue_fini(struct sk__queue *q)
+{
+	free(q->buf);
+	q->buf = NULL;
+}
+
+/* Room for n more bytes at the tail, moving what waits to the front
+ * when needed; returns the tail, or NULL if n bytes do not fit. */
+static uint8_t *sk__queue_tail(struct sk__queue *q, size_t n)
+{
+	if (q->cap - q->len < n)
+		return NULL;
+	if (q->cap - q->head - q->len < n) {
+		memmove(q->buf, q->buf + q->head, q->len);
+		q->head = 0;
+	}
+	return q->buf + q->head + q->len;
+}
+
+static size_t sk__queue_free(const struct sk__queue *q)
+{
+	return q->cap - q->len;
+}
+
+static void sk__queue_drop(struct sk__queue *q, size_t n)
+{
+	q->head += n;
+	q->len -= n;
+	if (q->len == 0)
+		q->head = 0;
+}
+
+/* ---- the outcome ---- */
+
+/* Set the outcome (the first one set wins): our exit status and a
+ * message for stderr, printed after the command's output. */
+__attribute__((format(printf, 3, 4)))
+static void sk__finish(struct sk__exec *x, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (x->done)
+		return;
+	x->done = 1;
+	x->status = status;
+	x->msg[0] = '\0';
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(x->msg, sizeof(x->msg), fmt, ap);
+		va_end(ap);
+	}
+}
+
+/* Count the frame of n bytes an encoder just wrote at the out queue's
+ * tail, or pass the encoder's error on. */
+static int sk__queue_frame(struct sk__exec *x, int n)
+{
+	if (n < 0)
+		return n;
+	x->out.len += (size_t)n;
+	return 0;
+}
+
+/* Abandon the command: RESET CANCEL, and drop its output. */
+static void sk__cancel(struct sk__exec *x)
+{
+	uint8_t *p = sk__queue_tail(&x->out, 16);
+
+	if (sk_exec_client_open(&x->xc) && p != NULL &&
+	    sk__queue_frame(x, sk_frame_reset_encode(p, 16, SK__STREAM,
+						     SK_FRAME_CODE_CANCEL)) == 0)
+		sk_exec_client_reset(&x->xc);
+	x->fd1.len = 0;
+	x->fd2.len = 0;
+}
+
+/* A protocol error of the server's: tell it (ERROR on stream 0) and
+ * stop. */
+static void sk__protocol_error(struct sk__exec *x, const struct sk_exec_event *ev)
+{
+	size_t cap = 16 + strlen(ev->what);
+	uint8_t *p = sk__queue_tail(&x->out, cap);
+
+	if (p != NULL)
+		(void)sk__queue_frame(x, sk_frame_error_encode(p, cap, 0, ev->code,
+							       ev->what,
+							       strlen(ev->what)));
+	sk__finish(x, SK_EXIT_EXEC, "%s: protocol error: %s (%s)", x->t.name,
+		   ev->what, sk_frame_code_name(ev->code));
+}
+
+/* The server's ERROR text (valid UTF-8, the codec checked) for one line
+ * of ours on a terminal: control characters, C0 (line breaks, ESC), DEL
+ * and C1 (U+0080 to U+009F, CSI among them), each as '?'. */
+static void sk__text(const struct sk_frame_str *s, char *out, size_t cap)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < s->len && k + 1 < cap; i++) {
+		unsigned char ch = (unsigned char)s->p[i];
+
+		if (ch == 0xc2 && i + 1 < s->len &&
+		    (unsigned char)s->p[i + 1] < 0xa0) {
+			out[k++] = '?';
+			i++;
+			continue;
+		}
+		out[k++] = ch >= 0x20 && ch != 0x7f ? (char)ch : '?';
+	}
+	out[k] = '\0';
+}
+
+/* The command's stream ended with ERROR: each code its message and exit
+ * status (sockit(1), EXIT STATUS). */
+static void sk__stream_error(struct sk__exec *x, const struct sk_exec_event *ev)
+{
+	char text[SK_FRAME_MAX_TEXT + 1], detail[SK_FRAME_MAX_TEXT + 4];
+
+	sk__text(&ev->data, text, sizeof(text));
+	snprintf(detail, sizeof(detail), "%s%s", text[0] ? ": " : "", text);
+	switch (ev->code) {
+	case SK_FRAME_CODE_NOT_FOUND:
+		if (x->o.cwd != NULL)
+			sk__finish(x, SK_EXIT_NOT_FOUND,
+				   "%s: command or directory %s not found on %s",
+				   x->o.what, x->o.cwd, x->host);
+		else
+			sk__finish(x, SK_EXIT_NOT_FOUND,
+				   "%s: command not found on %s", x->o.what,
+				   x->host);
+		break;
+	case SK_FRAME_CODE_PERMISSION:
+		sk__finish(x, SK_EXIT_CANNOT_RUN, "%s: permission denied on %s%s",
+			   x->o.what, x->host, detail);
+		break;
+	case SK_FRAME_CODE_POLICY:
+		sk__finish(x, SK_EXIT_EXEC, "%s: refused by the policy of %s%s",
+			   x->o.what, x->host, detail);
+		break;
+	case SK_FRAME_CODE_TOO_MANY:
+		sk__finish(x, SK_EXIT_EXEC,
+			   "%s: %s runs too many commands for this connection%s",
+			   x->o.what, x->host, detail);
+		break;
+	case SK_FRAME_CODE_TIMEOUT:
+		sk__finish(x, SK_EXIT_TIMEOUT,
+			   "%s: timed out on %s and was killed", x->o.what,
+			   x->host);
+		break;
+	case SK_FRAME_CODE_TRUNCATED:
+		sk__finish(x, SK_EXIT_EXEC,
+			   "%s: output truncated: it passed the output cap of %s, "
+			   "which killed the command", x->o.what, x->host);
+		break;
+	case SK_FRAME_CODE_SHUTDOWN:
+		sk__finish(x, SK_EXIT_EXEC, "%s: the server is shutting down%s",
+			   x->t.name, detail);
+		break;
+	default:
+		sk__finish(x, SK_EXIT_EXEC, "%s: %s reported %s%s", x->o.what,
+			   x->host, sk_frame_code_name(ev->code), detail);
+		break;
+	}
+}
+
+/* The command ended: its status, or 128+N for a signal, as ssh. */
+static void sk__exited(struct sk__exec *x, const struct sk_frame_exit *e)
+{
+	char name[SK_FRAME_MAX_SIGNAME + 1];
+	int signo;
+
+	if (!e->signaled) {
+		sk__finish(x, (int)e->status, NULL);
+		return;
+	}
+	memcpy(name, e->signal.p, e->signal.len);
+	name[e->signal.len] = '\0';
+	signo = sk_signal_number(name, e->signal.len);
+	sk__finish(x, signo > 0 && signo < 127 ? SK_EXIT_SIGNAL + signo
+					       : SK_EXIT_EXEC,
+		   "remote command killed by SIG%s%s", name,
+		   e->core ? " (core dumped)" : "");
+}
+
+/* ---- the connection ---- */
+
+/* A TLS failure: did the server answer with an alert? That is how it
+ * refuses an unknown identity or a wrong key. */
+static int sk__alert_received(unsigned long e)
+{
+	return ERR_GET_LIB(e) == ERR_LIB_SSL &&
+	       ERR_GET_REASON(e) >= SSL_AD_REASON_OFFSET;
+}
+
+/* Is the SSL error an end of the connection without close_notify? */
+static int sk__ssl_eof(int e)
+{
+	unsigned long last = ERR_peek_last_error();
+
+	if (e == SSL_ERROR_SYSCALL && last == 0 && errno == 0)
+		return 1;
+	return e == SSL_ERROR_SSL && ERR_GET_LIB(last) == ERR_LIB_SSL &&
+	       ERR_GET_REASON(last) == SSL_R_UNEXPECTED_EOF_WHILE_READING;
+}
+
+/* The TLS handshake, within the connect deadline. Returns 0, or 1 after
+ * setting the outcome. */
+static int sk__handshake(struct sk__exec *x, const struct sk_key *k,
+			 int64_t deadline)
+{
+	char err[256];
+
+	x->l.ctx = sk_tls_client_ctx(k, err, sizeof(err));
+	if (x->l.ctx != NULL)
+		x->l.ssl = SSL_new(x->l.ctx);
+	if (x->l.ssl == NULL || !SSL_set_fd(x->l.ssl, x->l.fd)) {
+		sk__finish(x, SK_EXIT_EXEC, "cannot set up TLS");
+		return 1;
+	}
+	SSL_set_mode(x->l.ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
+				       SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_set_connect_state(x->l.ssl);
+	for (;;) {
+		struct pollfd p = { x->l.fd, 0, 0 };
+		int64_t left;
+		int r, e;
+
+		ERR_clear_error();
+		errno = 0;
+		r = SSL_do_handshake(x->l.ssl);
+		if (r == 1)
+			return 0;
+		e = SSL_get_error(x->l.ssl, r);
+		if (e == SSL_ERROR_WANT_READ)
+			p.events = POLLIN;
+		else if (e == SSL_ERROR_WANT_WRITE)
+			p.events = POLLOUT;
+		else if (sk__alert_received(ERR_peek_last_error())) {
+			sk__finish(x, SK_EXIT_EXEC,
+				   "%s: authentication failed (identity %s)",
+				   x->t.name, k->id);
+			return 1;
+		} else if (sk__ssl_eof(e)) {
+			sk__finish(x, SK_EXIT_EXEC,
+				   "%s: the server closed the connection during "
+				   "the TLS handshake", x->t.name);
+			return 1;
+		} else {
+			unsigned long l = ERR_peek_last_error();
+
+			sk__finish(x, SK_EXIT_EXEC, "%s: TLS handshake failed: %s",
+				   x->t.name,
+				   l != 0 ? ERR_reason_error_string(l) != NULL
+						    ? ERR_reason_error_string(l)
+						    : "unknown reason"
+					  : strerror(errno != 0 ? errno : EPROTO));
+			return 1;
+		}
+		left = deadline - sk__now_ms();
+		if (left <= 0 || poll(&p, 1, (int)left) == 0) {
+			sk__finish(x, SK_EXIT_EXEC,
+				   "%s: no TLS handshake within %.3g s", x->t.name,
+				   x->o.connect_ms / 1000.0);
+			return 1;
+		}
+	}
+}
+
+/* Read once from the server into x->in. Returns bytes read, 0 for
+ * nothing yet, or -1 with the outcome set (or l.eof set). */
+static ssize_t sk__link_read(struct sk__exec *x)
+{
+	size_t room = sizeof(x->in) - x->inlen;
+	ssize_t n;
+
+	if (x->l.ssl != NULL) {
+		int e;
+
+		ERR_clear_error();
+		errno = 0;
+		n = SSL_read(x->l.ssl, x->in + x->inlen,
+			     (int)(room < INT_MAX ? room : INT_MAX));
+		if (n > 0)
+			return n;
+		e = SSL_get_error(x->l.ssl, (int)n);
+		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+			return 0;
+		if (e == SSL_ERROR_ZERO_RETURN || sk__ssl_eof(e)) {
+			x->l.eof = 1;
+			return -1;
+		}
+		sk__finish(x, SK_EXIT_EXEC, "%s: connection lost: %s", x->t.name,
+			   e == SSL_ERROR_SYSCALL && errno != 0
+				   ? strerror(errno)
+				   : "TLS error");
+		return -1;
+	}
+	n = recv(x->l.fd, x->in + x->inlen, room, 0);
+	if (n > 0)
+		return n;
+	if (n == 0) {
+		x->l.eof = 1;
+		return -1;
+	}
+	if (errno == EAGAIN || errno == EINTR)
+		return 0;
+	sk__finish(x, SK_EXIT_EXEC, "%s: connection lost: %s", x->t.name,
+		   strerror(errno));
+	return -1;
+}
+
+/* Send what the out queue holds, as far as the socket takes it. Returns
+ * 0, or a negative errno when the connection is gone. */
+static int sk__link_flush(struct sk__exec *x)
+{
+	struct sk__queue *q = &x->out;
+
+	x->l.write_stuck = 0;
+	while (q->len > 0) {
+		ssize_t n;
+
+		if (x->l.ssl != NULL) {
+			int e;
+
+			ERR_clear_error();
+			errno = 0;
+			n = SSL_write(x->l.ssl, q->buf + q->head,
+				      (int)(q->len < 16384 ? q->len : 16384));
+			if (n <= 0) {
+				e = SSL_get_error(x->l.ssl, (int)n);
+				if (e == SSL_ERROR_WANT_WRITE)
+					return 0;
+				if (e == SSL_ERROR_WANT_READ) {
+					x->l.write_stuck = 1;
+					return 0;
+				}
+				return errno != 0 ? -errno : -EPIPE;
+			}
+		} else {
+			n = send(x->l.fd, q->buf + q->head, q->len, MSG_NOSIGNAL);
+			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+				return 0;
+			if (n < 0)
+				return -errno;
+		}
+		sk__queue_drop(q, (size_t)n);
+	}
+	return 0;
+}
+
+/* The server closed before the command ended. */
+static void sk__closed(struct sk__exec *x)
+{
+	if (!x->xc.hello)
+		sk__finish(x, SK_EXIT_EXEC,
+			   "%s: connection closed by the server before its "
+			   "HELLO (not an exec server, or %s)", x->t.name,
+			   x->l.ssl != NULL ? "it does not know our key"
+					    : "it does not take plaintext here");
+	else
+		sk__finish(x, SK_EXIT_EXEC,
+			   "%s: connection closed by the server before the "
+			   "command ended", x->t.name);
+}
+
+/* ---- frames from the server ---- */
+
+/* Take every whole frame in x->in. */
+static void sk__frames(struct sk__exec *x)
+{
+	size_t off = 0;
+
+	/* A TLS record where a frame should be: the server speaks TLS. */
+	if (x->l.ssl == NULL && !x->xc.hello && x->inlen > 0 &&
+	    (x->in[0] == 0x15 || x->in[0] == 0x16)) {
+		sk__finish(x, SK_EXIT_EXEC,
+			   "%s: the server speaks TLS; drop --insecure",
+			   x->t.name);
+		return;
+	}
+	while (!x->done && off < x->inlen) {
+		struct sk_exec_event ev;
+		int n = sk_exec_client_input(&x->xc, x->in + off,
+					     x->inlen - off, &ev);
+		struct sk__queue *q;
+		uint8_t *p;
+
+		if (n == 0)
+			break;
+		if (n < 0) {
+			sk__protocol_error(x, &ev);
+			break;
+		}
+		off += (size_t)n;
+		switch (ev.kind) {
+		case SK_EXEC_EV_STDOUT:
+		case SK_EXEC_EV_STDERR:
+			q = ev.kind == SK_EXEC_EV_STDOUT ? &x->fd1 : &x->fd2;
+			/* The window bounds what we hold: it fits. */
+			p = sk__queue_tail(q, ev.data.len);
+			if (p == NULL) {
+				sk__finish(x, SK_EXIT_EXEC, "internal error: "
+							    "output queue full");
+				break;
+			}
+			memcpy(p, ev.data.p, ev.data.len);
+			q->len += ev.data.len;
+			break;
+		case SK_EXEC_EV_EXIT:
+			sk__exited(x, &ev.exit);
+			break;
+		case SK_EXEC_EV_REFUSED:
+		case SK_EXEC_EV_ENDED:
+			sk__stream_error(x, &ev);
+			break;
+		case SK_EXEC_EV_CONN_ERROR: {
+			char text[SK_FRAME_MAX_TEXT + 1];
+
+			sk__text(&ev.data, text, sizeof(text));
+			if (ev.code == SK_FRAME_CODE_SHUTDOWN)
+				sk__finish(x, SK_EXIT_EXEC,
+					   "%s: the server is shutting down",
+					   x->t.name);
+			else if (ev.code == SK_FRAME_CODE_VERSION)
+				sk__finish(x, SK_EXIT_EXEC,
+					   "%s: the server does not speak exec "
+					   "protocol version %d%s%s", x->t.name,
+					   SK_FRAME_VERSION, text[0] ? ": " : "",
+					   text);
+			else
+				sk__finish(x, SK_EXIT_EXEC,
+					   "%s: the server reported a connection "
+					   "error: %s%s%s", x->t.name,
+					   sk_frame_code_name(ev.code),
+					   text[0] ? ": " : "", text);
+			break;
+		}
+		default:
+			break;
+		}
+	}
+	memmove(x->in, x->in + off, x->inlen - off);
+	x->inlen -= off;
+}
+
+/* ---- our side: stdin, output, signals ---- */
+
+/* Read stdin once and send it as one STDIN frame (with END at EOF). */
+static void sk__stdin(struct sk__exec *x)
+{
+	static uint8_t buf[SK_FRAME_MAX_PAYLOAD];
+	size_t room = sk_exec_client_stdin_room(&x->xc);
+	uint8_t *p = sk__queue_tail(&x->out, SK_FRAME_MAX);
+	ssize_t n;
+	int end = 0;
+
+	if (room == 0 || p == NULL)
+		return;
+	n = read(STDIN_FILENO, buf, room);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n < 0) {
+		/* The command sees the end of its input, and we say why. */
+		fprintf(stderr, "sockit: exec: stdin: %s\n", strerror(errno));
+		n = 0;
+	}
+	if (n == 0) {
+		end = 1;
+		x->stdin_open = 0;
+	}
+	if (sk__queue_frame(x, sk_frame_encode(p, SK_FRAME_MAX, SK_FRAME_STDIN,
+					       end ? SK_FRAME_F_END : 0,
+					       SK__STREAM, buf,
+					       (size_t)n)) == 0)
+		sk_exec_client_stdin_sent(&x->xc, (size_t)n, end);
+}
+
+/* Write some of one output queue to fd; grant the server what went. */
+static void sk__output(struct sk__exec *x, int fd, struct sk__queue *q,
+		       size_t chunk)
+{
+	ssize_t n = write(fd, q->buf + q->head, q->len < chunk ? q->len : chunk);
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n < 0) {
+		int e = errno;
+
+		sk__cancel(x);
+		/* A closed pipe ends us as it would end the command (after
+		 * the command ended, its status stands). Any other error is
+		 * ours to report, whatever the command did. */
+		if (e == EPIPE) {
+			sk__finish(x, SK_EXIT_SIGNAL + SIGPIPE, NULL);
+			return;
+		}
+		x->done = 0;
+		sk__finish(x, SK_EXIT_EXEC, "%s: %s",
+			   fd == STDOUT_FILENO ? "stdout" : "stderr",
+			   strerror(e));
+		return;
+	}
+	sk__queue_drop(q, (size_t)n);
+	sk_exec_client_written(&x->xc, (size_t)n);
+}
+
+/* Send a WINDOW_UPDATE when enough output has gone out. */
+static void sk__grant(struct sk__exec *x)
+{
+	uint8_t *p;
+	uint32_t inc;
+
+	if (sk__queue_free(&x->out) < SK_FRAME_HEADER + 4 + SK__OUT_RESERVE / 2)
+		return; /* later, when the server has taken some */
+	inc = sk_exec_client_grant(&x->xc);
+	if (inc == 0)
+		return;
+	p = sk__queue_tail(&x->out, SK_FRAME_HEADER + 4);
+	(void)sk__queue_frame(x, sk_frame_window_encode(p, SK_FRAME_HEADER + 4,
+							SK__STREAM, inc));
+}
+
+/* A signal came: forward it, or abandon the command. */
+static void sk__signal(struct sk__exec *x, int signo)
+{
+	const char *name = sk_signal_name(signo);
+	int64_t now = sk__now_ms();
+	uint8_t *p;
+
+	if (x->done) {
+		/* Only our own output is left to write: stop. */
+		x->fd1.len = 0;
+		x->fd2.len = 0;
+		x->done = 0;
+		sk__finish(x, SK_EXIT_SIGNAL + signo, NULL);
+		return;
+	}
+	if (signo == SIGINT && x->last_int != 0 &&
+	    now - x->last_int < SK__CANCEL_MS) {
+		sk__cancel(x);
+		sk__finish(x, SK_EXIT_SIGNAL + SIGINT, NULL);
+		return;
+	}
+	if (signo == SIGINT)
+		x->last_int = now;
+	p = sk__queue_tail(&x->out, 32);
+	if (p != NULL && name != NULL && sk_exec_client_open(&x->xc))
+		(void)sk__queue_frame(x, sk_frame_signal_encode(p, 32, SK__STREAM,
+								name,
+								strlen(name)));
+}
+
+/* The largest write to fd that poll()'s POLLOUT promises will not block:
+ * PIPE_BUF for pipes, sockets and terminals; files take any size. */
+static size_t sk__chunk(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)))
+		return SK_EXEC_WINDOW;
+	return PIPE_BUF;
+}
+
+/* Is stdin /dev/null (a closed one is by now)? Then END goes with the
+ * EXEC. */
+static int sk__stdin_empty(void)
+{
+	struct stat st;
+
+	if (fstat(STDIN_FILENO, &st) != 0)
+		return 1;
+	return S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3);
+}
+
+/*
+ * Open /dev/null on any of fds 0, 1 and 2 that is closed, as ssh does:
+ * otherwise the socket or the self-pipe would get that number, and the
+ * command's output would go into our own connection, or our stdin come
+ * from it. A closed stdin thus reads as /dev/null: an empty one.
+ */
+static int sk__std_fds(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		int nfd;
+
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		nfd = open("/dev/null", O_RDWR);
+		if (nfd < 0)
+			return -errno;
+		/* The lowest free number, so fd itself, as the lower ones are
+		 * open by now; dup2() all the same. */
+		if (nfd != fd) {
+			int rc = dup2(nfd, fd) == fd ? 0 : -errno;
+
+			close(nfd);
+			if (rc != 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/* ---- the loop ---- */
+
+enum { SK__PSOCK, SK__PIN, SK__POUT, SK__PERR, SK__PSIG, SK__NPOLL };
+
+/*
+ * Once the outcome is known, the connection closes while our output is
+ * still being written out: the frames still queued go first (an ERROR, a
+ * RESET), then TLS close_notify and our FIN, and we read and discard
+ * until the server's FIN (STYLE 21), all within SK__CLOSE_MS of the
+ * outcome. Returns 1 while the socket is still open.
+ */
+static int sk__closing(struct sk__exec *x, int64_t now)
+{
+	if (x->l.fd < 0)
+		return 0;
+	if (x->close_by == 0)
+		x->close_by = now + SK__CLOSE_MS;
+	if (!x->l.closing &&
+	    (x->out.len == 0 || x->l.wdead || now >= x->close_by)) {
+		if (x->l.ssl != NULL && x->out.len == 0 && !x->l.wdead) {
+			ERR_clear_error();
+			(void)SSL_shutdown(x->l.ssl);
+			ERR_clear_error();
+		}
+		shutdown(x->l.fd, SHUT_WR);
+		x->l.closing = 1;
+	}
+	if (x->l.eof || now >= x->close_by) {
+		close(x->l.fd);
+		x->l.fd = -1;
+		return 0;
+	}
+	return 1;
+}
+
+/* Closing: read and discard what the server still sends. */
+static void sk__discard(struct sk__exec *x)
+{
+	char buf[4096];
+	ssize_t n = recv(x->l.fd, buf, sizeof(buf), 0);
+
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+		x->l.eof = 1;
+}
+
+/* Run the command: until the outcome is known, our output is out and
+ * the connection is closed. */
+static void sk__run(struct sk__exec *x)
+{
+	struct pollfd p[SK__NPOLL];
+
+	for (;;) {
+		int64_t now = sk__now_ms();
+		int want_read = !x->done && !x->l.eof &&
+				x->inlen < sizeof(x->in);
+		int open = x->done ? sk__closing(x, now) : 1;
+		int timeout = -1, rc;
+
+		if (x->done && !open && x->fd1.len == 0 && x->fd2.len == 0)
+			break;
+		if (!x->done && !x->l.wdead)
+			sk__grant(x);
+		/* A descriptor we want nothing from is left out: its POLLHUP
+		 * would wake us for nothing, again and again. */
+		if (x->l.closing)
+			p[SK__PSOCK].events = POLLIN;
+		else
+			p[SK__PSOCK].events = (short)(
+				(want_read || x->l.write_stuck ? POLLIN : 0) |
+				(x->out.len > 0 && !x->l.write_stuck ? POLLOUT
+								     : 0));
+		p[SK__PSOCK].fd = open && p[SK__PSOCK].events != 0 ? x->l.fd
+								   : -1;
+		p[SK__PIN].fd = -1;
+		if (!x->done && x->stdin_open && !x->l.wdead &&
+		    sk_exec_client_stdin_room(&x->xc) > 0 &&
+		    sk__queue_free(&x->out) >= SK_FRAME_MAX + SK__OUT_RESERVE)
+			p[SK__PIN].fd = STDIN_FILENO;
+		p[SK__PIN].events = POLLIN;
+		p[SK__POUT].fd = x->fd1.len > 0 ? STDOUT_FILENO : -1;
+		p[SK__POUT].events = POLLOUT;
+		p[SK__PERR].fd = x->fd2.len > 0 ? STDERR_FILENO : -1;
+		p[SK__PERR].events = POLLOUT;
+		p[SK__PSIG].fd = x->sig[0];
+		p[SK__PSIG].events = POLLIN;
+		/* TLS may hold decrypted bytes the socket no longer shows. */
+		if (want_read && x->l.ssl != NULL && SSL_has_pending(x->l.ssl))
+			timeout = 0;
+		else if (x->done && open)
+			timeout = (int)(x->close_by > now ? x->close_by - now : 0);
+		else if (!x->xc.hello && !x->done)
+			timeout = (int)(x->hello_by > now ? x->hello_by - now : 0);
+		rc = poll(p, SK__NPOLL, timeout);
+		if (rc < 0 && errno != EINTR) {
+			sk__finish(x, SK_EXIT_EXEC, "poll: %s", strerror(errno));
+			break;
+		}
+		if (rc < 0)
+			continue;
+		if (p[SK__PSIG].revents & POLLIN) {
+			unsigned char b;
+
+			while (read(x->sig[0], &b, 1) == 1)
+				sk__signal(x, b);
+		}
+		if (x->l.closing) {
+			if (p[SK__PSOCK].fd >= 0 && p[SK__PSOCK].revents)
+				sk__discard(x);
+		} else if (x->out.len > 0 && p[SK__PSOCK].fd >= 0 &&
+			   (p[SK__PSOCK].revents & (POLLOUT | POLLERR | POLLHUP) ||
+			    (x->l.write_stuck && p[SK__PSOCK].revents & POLLIN)) &&
+			   sk__link_flush(x) < 0) {
+			/* The server is gone; what it said before going (an
+			 * ERROR, or its FIN) is still to be read. */
+			x->l.wdead = 1;
+			x->out.len = 0;
+		}
+		if (want_read && (p[SK__PSOCK].revents & (POLLIN | POLLERR |
+							  POLLHUP) ||
+				  timeout == 0)) {
+			ssize_t n = sk__link_read(x);
+
+			if (n > 0) {
+				x->inlen += (size_t)n;
+				sk__frames(x);
+			}
+			if (x->l.eof && !x->done)
+				sk__closed(x);
+		}
+		if (!x->xc.hello && !x->done && sk__now_ms() >= x->hello_by)
+			sk__finish(x, SK_EXIT_EXEC,
+				   "%s: no HELLO from the server within %.3g s",
+				   x->t.name, x->o.connect_ms / 1000.0);
+		if (p[SK__PIN].fd >= 0 && p[SK__PIN].revents)
+			sk__stdin(x);
+		if (p[SK__POUT].fd >= 0 && p[SK__POUT].revents)
+			sk__output(x, STDOUT_FILENO, &x->fd1, x->chunk1);
+		if (p[SK__PERR].fd >= 0 && p[SK__PERR].revents)
+			sk__output(x, STDERR_FILENO, &x->fd2, x->chunk2);
+		/* The message follows the command's output, and does not
+		 * wait for the close. */
+		if (x->done && x->fd1.len == 0 && x->fd2.len == 0 &&
+		    x->msg[0] != '\0') {
+			fprintf(stderr, "sockit: exec: %s\n", x->msg);
+			x->msg[0] = '\0';
+		}
+	}
+}
+
+/* ---- the command line ---- */
+
+/* Is every address of t loopback (or t a unix socket)? */
+static int sk__local(const struct sk_target *t)
+{
+	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0,
+					      0, 0, 0xff, 0xff };
+
+	for (int i = 0; i < t->naddr; i++) {
+		const struct sockaddr *sa = (const struct sockaddr *)&t->addr[i];
+
+		if (sa->sa_family == AF_INET) {
+			const struct sockaddr_in *in = (const void *)sa;
+
+			if ((ntohl(in->sin_addr.s_addr) >> 24) != 127)
+				return 0;
+		} else if (sa->sa_family == AF_INET6) {
+			const uint8_t *a =
+				((const struct sockaddr_in6 *)(const void *)sa)
+					->sin6_addr.s6_addr;
+			static const uint8_t one[16] = { [15] = 1 };
+
+			if (memcmp(a, one, 16) != 0 &&
+			    !(memcmp(a, v4mapped, 12) == 0 && a[12] == 127))
+				return 0;
+		} else if (sa->sa_family != AF_UNIX) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* HOST of HOST[:PORT] (brackets dropped), or unix:PATH whole. */
+static void sk__host_of(const char *hostport, char *out, size_t cap)
+{
+	char host[SK_HOST_MAX];
+	uint16_t port = 0;
+
+	if (strncmp(hostport, "unix:", 5) != 0 &&
+	    sk_hostport_parse(hostport, host, &port, SK_HP_PORT_OPTIONAL) == 0)
+		snprintf(out, cap, "%s", host);
+	else
+		snprintf(out, cap, "%s", hostport);
+}
+
+/* Read the key file and pick the identity. Returns 0, or 1 after
+ * setting the outcome. */
+static int sk__key(struct sk__exec *x, struct sk_key *key)
+{
+	struct sk_keys *keys = NULL;
+	const struct sk_key *k;
+	char path[4096], err[600];
+	int rc = 1;
+
+	if (x->o.keys != NULL)
+		snprintf(path, sizeof(path), "%s", x->o.keys);
+	else if (sk_keys_default_path(path, sizeof(path)) != 0) {
+		sk__finish(x, SK_EXIT_EXEC, "no key file: neither "
+			   "XDG_CONFIG_HOME nor HOME is set; give -k FILE");
+		return 1;
+	}
+	keys = malloc(sizeof(*keys));
+	if (keys == NULL) {
+		sk__finish(x, SK_EXIT_EXEC, "out of memory");
+		return 1;
+	}
+	rc = sk_keys_load(path, keys, err, sizeof(err));
+	if (rc == -ENOENT) {
+		sk__finish(x, SK_EXIT_EXEC, "%s (make one with sockit keygen)",
+			   err);
+		goto error;
+	}
+	if (rc != 0) {
+		sk__finish(x, SK_EXIT_EXEC, "%s", err);
+		goto error;
+	}
+	k = x->o.identity == NULL
+		    ? &keys->k[0]
+		    : sk_keys_find(keys, x->o.identity, strlen(x->o.identity));
+	if (k == NULL) {
+		sk__finish(x, SK_EXIT_EXEC, "%s: no identity '%s'", path,
+			   x->o.identity);
+		rc = 1;
+		goto error;
+	}
+	*key = *k;
+	rc = 0;
+error:
+	OPENSSL_cleanse(keys, sizeof(*keys));
+	free(keys);
+	return rc != 0;
+}
+
+/* Connect, TLS, and queue HELLO and EXEC (and END for an empty stdin).
+ * Returns 0, or 1 after setting the outcome. */
+static int sk__open(struct sk__exec *x, const uint8_t *exec, size_t elen)
+{
+	struct sk_key key;
+	int64_t deadline;
+	uint8_t *p;
+	int rc;
+
+	memset(&key, 0, sizeof(key));
+	if (!x->o.insecure && sk__key(x, &key) != 0)
+		return 1;
+	deadline = sk__now_ms() + x->o.connect_ms;
+	rc = sk_stream_connect(&x->t, x->o.connect_ms);
+	if (rc < 0) {
+		if (rc == -ECONNREFUSED)
+			sk__finish(x, SK_EXIT_EXEC, "%s: connection refused",
+				   x->t.name);
+		else if (rc == -ETIMEDOUT)
+			sk__finish(x, SK_EXIT_EXEC,
+				   "%s: no connection within %.3g s", x->t.name,
+				   x->o.connect_ms / 1000.0);
+		else if (rc == -ENOENT)
+			sk__finish(x, SK_EXIT_EXEC, "%s: no such socket",
+				   x->t.name);
+		else
+			sk__finish(x, SK_EXIT_EXEC, "%s: %s", x->t.name,
+				   strerror(-rc));
+		OPENSSL_cleanse(&key, sizeof(key));
+		return 1;
+	}
+	x->l.fd = rc;
+	if (!x->o.insecure) {
+		rc = sk__handshake(x, &key, deadline);
+		OPENSSL_cleanse(&key, sizeof(key));
+		if (rc != 0)
+			return 1;
+	}
+	x->hello_by = deadline;
+	p = sk__queue_tail(&x->out, SK_FRAME_HEADER + SK_FRAME_HELLO_LEN);
+	(void)sk__queue_frame(x, sk_frame_hello_encode(
+					 p, SK_FRAME_HEADER + SK_FRAME_HELLO_LEN,
+					 SK_FRAME_VERSION));
+	p = sk__queue_tail(&x->out, elen);
+	memcpy(p, exec, elen);
+	x->out.len += elen;
+	sk_exec_client_init(&x->xc, SK__STREAM);
+	if (!x->stdin_open) {
+		p = sk__queue_tail(&x->out, SK_FRAME_HEADER);
+		if (sk__queue_frame(x, sk_frame_encode(p, SK_FRAME_HEADER,
+						       SK_FRAME_STDIN,
+						       SK_FRAME_F_END, SK__STREAM,
+						       NULL, 0)) == 0)
+			sk_exec_client_stdin_sent(&x->xc, 0, 1);
+	}
+	return 0;
+}
+
+int sk_cmd_exec(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "keys", required_argument, NULL, 'k' },
+		{ "identity", required_argument, NULL, 'i' },
+		{ "insecure", no_argument, NULL, 'I' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "env", required_argument, NULL, 'e' },
+		{ "cwd", required_argument, NULL, 'C' },
+		{ "connect-timeout", required_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static uint8_t execf[SK_FRAME_MAX];
+	static struct sk_frame_exec e;
+	static struct sk__exec x;
+	struct sigaction sa;
+	const char *line = NULL, *last_arg = NULL;
+	char err[512];
+	int c, n, round, dashdash = 0;
+	struct sigaction old[3];
+	static const int sigs[3] = { SIGINT, SIGTERM, SIGHUP };
+
+	if (sk__std_fds() != 0) {
+		fprintf(stderr, "sockit: exec: cannot open /dev/null\n");
+		return SK_EXIT_EXEC;
+	}
+	memset(&x, 0, sizeof(x));
+	memset(&e, 0, sizeof(e));
+	x.o.connect_ms = 10000;
+	x.l.fd = -1;
+	x.sig[0] = x.sig[1] = -1;
+	/*
+	 * Options come before HOST and between HOST and CMD; the first word
+	 * after HOST that is not an option starts CMD, so CMD's own options
+	 * are never taken for ours ('--' ends ours too).
+	 */
+	optind = 1;
+	opterr = 0;
+	for (round = 0; round < 2; round++) {
+		while ((c = getopt_long(argc, argv, "+:k:i:t:e:C:w:c:h", opts,
+					NULL)) != -1) {
+			last_arg = optarg;
+			switch (c) {
+			case 'k': x.o.keys = optarg; break;
+			case 'i': x.o.identity = optarg; break;
+			case 'I': x.o.insecure = 1; break;
+			case 't':
+				if (strcmp(optarg, "0") == 0)
+					e.timeout_ms = 0;
+				else if (sk_parse_seconds(optarg,
+							  &e.timeout_ms) != 0)
+					return sk_usage_error(SK__CMD, "--timeout: '%s' is not "
+							 "a number of seconds",
+							 optarg);
+				break;
+			case 'w':
+				if (sk_parse_seconds(optarg, &x.o.connect_ms) != 0)
+					return sk_usage_error(SK__CMD, "--connect-timeout: "
+							 "'%s' is not a number "
+							 "of seconds", optarg);
+				break;
+			case 'e':
+				if (e.envc == SK_EXEC_MAX_ENV)
+					return sk_usage_error(
+						SK__CMD, "--env: at most %d "
+						"variables", SK_EXEC_MAX_ENV);
+				if (optarg[0] == '=' ||
+				    strchr(optarg, '=') == NULL)
+					return sk_usage_error(SK__CMD, "--env: '%s' is not "
+							 "NAME=VALUE", optarg);
+				e.env[e.envc].p = optarg;
+				e.env[e.envc++].len = strlen(optarg);
+				break;
+			case 'C':
+				if (optarg[0] != '/')
+					return sk_usage_error(SK__CMD, "--cwd: '%s' is not an "
+							 "absolute path", optarg);
+				x.o.cwd = optarg;
+				break;
+			case 'c': line = optarg; break;
+			case 'h': return sk_help(SK__CMD);
+			default:
+				return sk_option_error(SK__CMD, argv, c);
+			}
+		}
+		if (optind > 1 && strcmp(argv[optind - 1], "--") == 0 &&
+		    argv[optind - 1] != last_arg)
+			dashdash = 1;
+		if (round == 1 || dashdash)
+			break;
+		if (optind >= argc)
+			return sk_usage_error(SK__CMD, "expected HOST[:PORT]");
+		x.o.hostport = argv[optind++];
+	}
+	if (x.o.hostport == NULL) {
+		if (optind >= argc)
+			return sk_usage_error(SK__CMD, "expected HOST[:PORT]");
+		x.o.hostport = argv[optind++];
+	}
+	n = argc - optind;
+	if (line != NULL && n > 0)
+		return sk_usage_error(SK__CMD, "give -c LINE or CMD [ARG...], "
+				      "not both");
+	if (line == NULL && n == 0)
+		return sk_usage_error(SK__CMD, "no command: give CMD [ARG...] "
+				      "or -c LINE");
+	if (line != NULL) {
+		if (line[0] == '\0')
+			return sk_usage_error(SK__CMD, "-c: the command line "
+					      "is empty");
+		e.shell = 1;
+		e.argc = 1;
+		e.argv[0].p = line;
+		e.argv[0].len = strlen(line);
+		x.o.what = "/bin/sh";
+	} else {
+		if (n > SK_EXEC_MAX_ARGS)
+			return sk_usage_error(SK__CMD, "at most %d arguments, "
+					      "CMD included", SK_EXEC_MAX_ARGS);
+		if (argv[optind][0] == '\0')
+			return sk_usage_error(SK__CMD, "CMD is empty");
+		e.argc = (size_t)n;
+		for (int i = 0; i < n; i++) {
+			e.argv[i].p = argv[optind + i];
+			e.argv[i].len = strlen(argv[optind + i]);
+		}
+		x.o.what = argv[optind];
+	}
+	if (x.o.cwd != NULL) {
+		e.cwd.p = x.o.cwd;
+		e.cwd.len = strlen(x.o.cwd);
+	}
+	n = sk_frame_exec_encode(execf, sizeof(execf), SK__STREAM, &e);
+	if (n == SK_FRAME_E_TOOBIG)
+		return sk_usage_error(SK__CMD, "the command, its environment "
+				      "and directory take more than %d bytes",
+				      SK_FRAME_MAX_PAYLOAD - SK_FRAME_EXEC_FIXED);
+	if (n < 0)
+		return sk_usage_error(SK__CMD, "cannot encode the command: %s",
+				      sk_frame_strerror(n));
+	if (strncmp(x.o.hostport, "unix:", 5) != 0) {
+		char host[SK_HOST_MAX];
+		uint16_t port;
+		int rc = sk_hostport_parse(x.o.hostport, host, &port,
+					   SK_HP_PORT_OPTIONAL);
+
+		if (rc != 0)
+			return sk_usage_error(SK__CMD, "'%s': %s", x.o.hostport,
+					      sk_addr_strerror(rc));
+	}
+	sk__host_of(x.o.hostport, x.host, sizeof(x.host));
+	if (sk_target_resolve(&x.t, x.o.hostport, SK__PORT, SOCK_STREAM, err,
+			      sizeof(err)) != 0) {
+		fprintf(stderr, "sockit: exec: %s\n", err);
+		return SK_EXIT_EXEC;
+	}
+	if (x.o.insecure && !sk__local(&x.t)) {
+		fprintf(stderr, "sockit: exec: %s: --insecure is only for "
+			"loopback addresses and unix sockets\n", x.t.name);
+		return SK_EXIT_EXEC;
+	}
+
+	x.stdin_open = !sk__stdin_empty();
+	x.chunk1 = sk__chunk(STDOUT_FILENO);
+	x.chunk2 = sk__chunk(STDERR_FILENO);
+	if (sk__queue_init(&x.out, SK_EXEC_CLIENT_OUT) != 0 ||
+	    sk__queue_init(&x.fd1, SK_EXEC_WINDOW) != 0 ||
+	    sk__queue_init(&x.fd2, SK_EXEC_WINDOW) != 0 ||
+	    pipe2(x.sig, O_CLOEXEC | O_NONBLOCK) != 0) {
+		sk__finish(&x, SK_EXIT_EXEC, "out of memory or descriptors");
+		goto error;
+	}
+	if (sk__open(&x, execf, (size_t)n) != 0)
+		goto error;
+	/* From here on a signal is the remote command's, not ours. */
+	sk__sigfd = x.sig[1];
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = sk__on_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	for (int i = 0; i < 3; i++)
+		sigaction(sigs[i], &sa, &old[i]);
+	sk__run(&x);
+	for (int i = 0; i < 3; i++)
+		sigaction(sigs[i], &old[i], NULL);
+error:
+	if (x.msg[0] != '\0')
+		fprintf(stderr, "sockit: exec: %s\n", x.msg);
+	SSL_free(x.l.ssl);
+	SSL_CTX_free(x.l.ctx);
+	if (x.l.fd >= 0)
+		close(x.l.fd);
+	for (int i = 0; i < 2; i++)
+		if (x.sig[i] >= 0)
+			close(x.sig[i]);
+	sk__sigfd = -1;
+	sk__queue_fini(&x.out);
+	sk__queue_fini(&x.fd1);
+	sk__queue_fini(&x.fd2);
+	ERR_clear_error();
+	return x.status;
+}
