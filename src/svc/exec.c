@@ -437,6 +437,11 @@ static void sk__exited(uv_poll_t *w, int status, int events)
 		x->status = SIGKILL; /* cannot happen: reaped elsewhere */
 	x->exited = 1;
 	uv_poll_stop(w);
+	/* The command is over when its leader is: what it left in the
+	 * background is killed now, so the pipes it holds reach EOF and EXIT
+	 * follows (output still in them is sent first). The leader is a
+	 * zombie until the end, so the group's id is still its own. */
+	sk_proc_kill(&x->p, SIGKILL);
 	sk__cmd_check(x);
 }
 

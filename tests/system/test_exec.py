@@ -512,3 +512,79 @@ def test_per_client_limit_spans_connections(serve, tmp_path):
         assert end[0] == T_ERROR and time.monotonic() < deadline
         time.sleep(0.05)
     a.send(frame(T_RESET, 2, struct.pack("!H", 12)))
+
+
+# ---- the real client against the real server ----
+
+@pytest.fixture
+def tls_ex(serve, tmp_path):
+    """An exec server on loopback, TLS only, with a key made by keygen;
+    returns (server, HOST:PORT, key file)."""
+    keys = str(tmp_path / "keys")
+    r = sockit("keygen", "-i", "tester", keys)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == "sockit: keygen: added identity tester to %s\n" % keys
+    s = serve("exec=127.0.0.1:0", "--exec-keys", keys,
+              "--exec-max-per-client", "256", "--exec-max-commands", "256",
+              "--exec-max-per-conn", "16")
+    return s, s.hostport("exec", "tcp"), keys
+
+
+def run_exec(*args, input=None, timeout=30):
+    from conftest import SOCKIT
+    return subprocess.run([SOCKIT, "exec"] + list(args), capture_output=True,
+                          input=input, timeout=timeout)
+
+
+def test_client_streams_exact_bytes_and_exit_codes(tls_ex):
+    s, hp, keys = tls_ex
+    r = run_exec("-k", keys, hp, "--", "sh", "-c", "printf 'a\\000b'; printf E >&2; exit 7")
+    assert (r.returncode, r.stdout, r.stderr) == (7, b"a\x00b", b"E")
+    r = run_exec("-k", keys, hp, "-c", "echo $((2+3))")
+    assert (r.returncode, r.stdout) == (0, b"5\n")
+    r = run_exec("-k", keys, hp, "--", "cat", input=b"through stdin\n")
+    assert (r.returncode, r.stdout) == (0, b"through stdin\n")
+    r = run_exec("-k", keys, hp, "--", "sh", "-c", "kill -TERM $$")
+    assert r.returncode == 128 + signal.SIGTERM
+    assert r.stderr == b"sockit: exec: remote command killed by SIGTERM\n"
+    r = run_exec("-k", keys, hp, "--", "no-such-command-xyz")
+    assert r.returncode == 127
+    assert b"no-such-command-xyz: command not found on" in r.stderr
+
+
+def test_client_wrong_key_runs_nothing(tls_ex, tmp_path):
+    s, hp, keys = tls_ex
+    bad = tmp_path / "bad"
+    bad.write_text("tester " + "ab" * 32 + "\n")
+    os.chmod(bad, 0o600)
+    marker = tmp_path / "ran"
+    r = run_exec("-k", str(bad), hp, "--", "touch", str(marker))
+    assert r.returncode == 255
+    assert r.stderr == ("sockit: exec: %s: authentication failed (identity tester)\n" % hp).encode()
+    assert not marker.exists()
+
+
+def test_client_ctrl_c_reaches_the_command(tls_ex):
+    from conftest import SOCKIT
+    s, hp, keys = tls_ex
+    p = subprocess.Popen([SOCKIT, "exec", "-k", keys, hp, "--", "sh", "-c",
+                          "trap 'echo got INT; exit 5' INT; echo ready; "
+                          "sleep 913422 & wait"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert p.stdout.readline() == b"ready\n"
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=20)
+    assert (p.returncode, out) == (5, b"got INT\n"), err
+    wait_gone("913422")
+
+
+def test_200_concurrent_clients(tls_ex):
+    from conftest import SOCKIT
+    s, hp, keys = tls_ex
+    procs = [subprocess.Popen([SOCKIT, "exec", "-k", keys, hp, "--", "echo", "n%d" % i],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for i in range(200)]
+    for i, p in enumerate(procs):
+        out, err = p.communicate(timeout=60)
+        assert (p.returncode, out) == (0, b"n%d\n" % i), err
+    assert zombies_of(s.proc.pid) == []
