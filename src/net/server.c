@@ -1203,6 +1203,10 @@ static void sk__more(uv_idle_t *h)
 	size_t n = s->nready;
 	struct sk_listener *l;
 
+	/* The waiting get a budget of their own (the poll phase gets another
+	 * after sk__turn), so new input cannot starve them. */
+	s->turn_t0 = 0;
+
 	/* Accepts deferred from the last turn. */
 	while ((l = s->dhead) != NULL) {
 		s->dhead = l->dnext;

@@ -65,11 +65,12 @@
  * the loop (and a SIGTERM) for long. */
 #define SK_ACCEPTS_PER_TURN 64
 
-/* Nanoseconds of service work one loop turn may do; past it, input waits
- * on the ready list for the next turn, so a signal, a timer or a new
- * peer is seen within about this long however many peers are busy
- * (thousands of pipelining peers once held the loop, and a SIGTERM, for
- * seconds). */
+/* Nanoseconds of service work each of a loop turn's two phases may do
+ * (the peers waiting on the ready list, then the new input); past it,
+ * input waits on the ready list for the next turn, so a signal, a timer
+ * or a new peer is seen within about twice this long however many peers
+ * are busy (thousands of pipelining peers once held the loop, and a
+ * SIGTERM, for seconds). */
 #define SK_TURN_BUDGET_NS (20 * 1000 * 1000)
 
 /* Slices handed to one writev(); bounds a write's stack and work. */
