@@ -1129,7 +1129,11 @@ static void sk__accept_one(struct sk_listener *l)
 		sk__conn_close(c, SK_CLOSE_DONE);
 		return;
 	}
-	if (l->transport != SK_UNIX && v->lim.max_conn_source != 0) {
+	/* Per source: not for services that only send and close, whose
+	 * connections end as soon as their reply is written (and whose
+	 * peers' addresses are then never looked up). */
+	if (l->transport != SK_UNIX && v->lim.max_conn_source != 0 &&
+	    v->def->tcp_read != NULL) {
 		const uint8_t *a;
 		int v6;
 
