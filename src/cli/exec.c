@@ -38,6 +38,7 @@
 #include <openssl/ssl.h>
 
 #include "../net/client.h"
+#include "../net/sockaddr.h"
 #include "../net/tls.h"
 #include "../proto/addr.h"
 #include "../proto/exec_client.h"
@@ -908,30 +909,9 @@ static void sk__run(struct sk__exec *x)
 /* Is every address of t loopback (or t a unix socket)? */
 static int sk__local(const struct sk_target *t)
 {
-	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0,
-					      0, 0, 0xff, 0xff };
-
-	for (int i = 0; i < t->naddr; i++) {
-		const struct sockaddr *sa = (const struct sockaddr *)&t->addr[i];
-
-		if (sa->sa_family == AF_INET) {
-			const struct sockaddr_in *in = (const void *)sa;
-
-			if ((ntohl(in->sin_addr.s_addr) >> 24) != 127)
-				return 0;
-		} else if (sa->sa_family == AF_INET6) {
-			const uint8_t *a =
-				((const struct sockaddr_in6 *)(const void *)sa)
-					->sin6_addr.s6_addr;
-			static const uint8_t one[16] = { [15] = 1 };
-
-			if (memcmp(a, one, 16) != 0 &&
-			    !(memcmp(a, v4mapped, 12) == 0 && a[12] == 127))
-				return 0;
-		} else if (sa->sa_family != AF_UNIX) {
+	for (int i = 0; i < t->naddr; i++)
+		if (!sk_sockaddr_is_loopback((const struct sockaddr *)&t->addr[i]))
 			return 0;
-		}
-	}
 	return 1;
 }
 

@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,61 +20,6 @@
 #include "cli.h"
 
 #define SK__CMD "keygen"
-
-static int sk__id_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9') || strchr("._@+-", c) != NULL;
-}
-
-static int sk__id_ok(const char *id)
-{
-	size_t n = strlen(id);
-
-	if (n == 0 || n > SK_KEY_ID_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!sk__id_char(id[i]))
-			return 0;
-	return 1;
-}
-
-/* Copy src into dst (cap bytes), each character an identity may not
- * hold replaced by '-'. */
-static void sk__sanitise(char *dst, size_t cap, const char *src)
-{
-	size_t k = 0;
-
-	for (; *src != '\0' && k + 1 < cap; src++)
-		dst[k++] = sk__id_char(*src) ? *src : '-';
-	dst[k] = '\0';
-}
-
-/* USER@HOSTNAME, in the identity's characters and length; the host's
- * short name when the full one does not fit. */
-static void sk__default_id(char id[SK_KEY_ID_MAX + 1])
-{
-	const struct passwd *pw = getpwuid(getuid());
-	char user[SK_KEY_ID_MAX + 1], host[256];
-	size_t ulen;
-
-	sk__sanitise(user, sizeof(user),
-		     pw != NULL && pw->pw_name[0] != '\0' ? pw->pw_name : "user");
-	if (gethostname(host, sizeof(host)) != 0 || host[0] == '\0')
-		snprintf(host, sizeof(host), "localhost");
-	host[sizeof(host) - 1] = '\0';
-	ulen = strlen(user);
-	if (ulen + 1 + strlen(host) > SK_KEY_ID_MAX && strchr(host, '.'))
-		*strchr(host, '.') = '\0';
-	if (ulen + 1 >= SK_KEY_ID_MAX) {
-		/* No room for a host: the user alone. */
-		snprintf(id, SK_KEY_ID_MAX + 1, "%s", user);
-		return;
-	}
-	memcpy(id, user, ulen);
-	id[ulen] = '@';
-	sk__sanitise(id + ulen + 1, SK_KEY_ID_MAX - ulen, host);
-}
 
 int sk_cmd_keygen(int argc, char **argv)
 {
@@ -97,7 +41,7 @@ int sk_cmd_keygen(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, ":i:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
-			if (!sk__id_ok(optarg))
+			if (!sk_key_id_ok(optarg, strlen(optarg)))
 				return sk_usage_error(SK__CMD, "--identity: '%s' is "
 						      "not 1 to %d of A-Z a-z "
 						      "0-9 . _ @ + -", optarg,
@@ -125,7 +69,7 @@ int sk_cmd_keygen(int argc, char **argv)
 		return SK_EXIT_FAIL;
 	}
 	if (id[0] == '\0')
-		sk__default_id(id);
+		sk_keys_default_id(id);
 	if (sk_keys_add(path, id, err, sizeof(err)) != 0) {
 		fprintf(stderr, "sockit: keygen: %s\n", err);
 		return SK_EXIT_FAIL;

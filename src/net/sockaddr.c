@@ -56,6 +56,24 @@ const uint8_t *sk_sockaddr_bytes(const struct sockaddr *sa, int *v6)
 	return (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
 }
 
+int sk_sockaddr_is_loopback(const struct sockaddr *sa)
+{
+	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0,
+					      0, 0, 0xff, 0xff };
+	const uint8_t *a;
+
+	if (sa->sa_family == AF_UNIX)
+		return 1;
+	if (sa->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >>
+			24) == 127;
+	if (sa->sa_family != AF_INET6)
+		return 0;
+	a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+	return IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)a) ||
+	       (memcmp(a, v4mapped, 12) == 0 && a[12] == 127);
+}
+
 socklen_t sk_sockaddr_len(const struct sockaddr *sa)
 {
 	if (sa->sa_family == AF_UNIX)

@@ -38,4 +38,8 @@ socklen_t sk_sockaddr_len(const struct sockaddr *sa);
 int sk_resolve(const char *host, uint16_t port, int socktype, int passive,
 	       struct sockaddr_storage *out, int max);
 
+/* Is sa on this host only: 127/8, ::1, an IPv4-mapped 127/8, or a unix
+ * socket? */
+int sk_sockaddr_is_loopback(const struct sockaddr *sa);
+
 #endif

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -456,6 +457,43 @@ int sk_keys_default_path(char *buf, size_t cap)
 	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
 }
 
+/* Copy src into dst (cap bytes), each character an identity may not
+ * hold replaced by '-'. */
+static void sk__sanitise(char *dst, size_t cap, const char *src)
+{
+	size_t k = 0;
+
+	for (; *src != '\0' && k + 1 < cap; src++)
+		dst[k++] = sk_key_idchar(*src) ? *src : '-';
+	dst[k] = '\0';
+}
+
+/* USER@HOSTNAME, in the identity's characters and length; the host's
+ * short name when the full one does not fit. */
+void sk_keys_default_id(char id[SK_KEY_ID_MAX + 1])
+{
+	const struct passwd *pw = getpwuid(getuid());
+	char user[SK_KEY_ID_MAX + 1], host[256];
+	size_t ulen;
+
+	sk__sanitise(user, sizeof(user),
+		     pw != NULL && pw->pw_name[0] != '\0' ? pw->pw_name : "user");
+	if (gethostname(host, sizeof(host)) != 0 || host[0] == '\0')
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	ulen = strlen(user);
+	if (ulen + 1 + strlen(host) > SK_KEY_ID_MAX && strchr(host, '.'))
+		*strchr(host, '.') = '\0';
+	if (ulen + 1 >= SK_KEY_ID_MAX) {
+		/* No room for a host: the user alone. */
+		snprintf(id, SK_KEY_ID_MAX + 1, "%s", user);
+		return;
+	}
+	memcpy(id, user, ulen);
+	id[ulen] = '@';
+	sk__sanitise(id + ulen + 1, SK_KEY_ID_MAX - ulen, host);
+}
+
 /* Make the directories leading to path, each mode 0700 when new. */
 static int sk__mkdirs(const char *path)
 {
@@ -482,14 +520,14 @@ int sk_keys_add(const char *path, const char *identity, char *err,
 	struct sk_keys *keys = NULL;
 	struct sk_key k;
 	char line[SK_KEY_ID_MAX + 2 * SK_KEY_LEN + 4];
-	size_t l, idlen = strlen(identity);
+	size_t idlen = strlen(identity);
 	int fd = -1, rc, n;
 
 	memset(&k, 0, sizeof(k));
 	/* The identity must be one the parser takes back. */
-	if (idlen == 0 || idlen > SK_KEY_ID_MAX) {
-		snprintf(err, cap, "identity must be 1 to %d bytes",
-			 SK_KEY_ID_MAX);
+	if (!sk_key_id_ok(identity, idlen)) {
+		snprintf(err, cap, "identity '%.80s': %s", identity,
+			 sk_keys_strerror(SK_KEYS_E_ID));
 		return -EINVAL;
 	}
 	memcpy(k.id, identity, idlen);
@@ -500,11 +538,9 @@ int sk_keys_add(const char *path, const char *identity, char *err,
 	}
 	n = sk_key_format(&k, line, sizeof(line));
 	keys = malloc(sizeof(*keys));
-	if (n < 0 || keys == NULL ||
-	    sk_keys_parse(line, (size_t)n, keys, &l) != 0) {
-		snprintf(err, cap, "identity '%s': %s", identity,
-			 sk_keys_strerror(SK_KEYS_E_ID));
-		rc = -EINVAL;
+	if (n < 0 || keys == NULL) {
+		snprintf(err, cap, "out of memory");
+		rc = -ENOMEM;
 		goto error;
 	}
 	rc = sk__mkdirs(path);

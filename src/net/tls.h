@@ -68,6 +68,11 @@ int sk_keys_load(const char *path, struct sk_keys *keys, char *err,
  * Returns 0, or -ENOENT when neither variable is set, or -ENAMETOOLONG. */
 int sk_keys_default_path(char *buf, size_t cap);
 
+/* The default identity, USER@HOSTNAME, in the characters and length an
+ * identity may have (others become '-'; the host's short name when the
+ * full one does not fit). */
+void sk_keys_default_id(char id[SK_KEY_ID_MAX + 1]);
+
 /*
  * Add a new identity with a random key to the key file at path, creating
  * the file (mode 0600) and its directory (mode 0700) when missing; an

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int sk__idchar(char c)
+int sk_key_idchar(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 	       (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '@' ||
@@ -20,6 +20,16 @@ static int sk__hex(char c)
 	if (c >= 'A' && c <= 'F')
 		return c - 'A' + 10;
 	return -1;
+}
+
+int sk_key_id_ok(const char *id, size_t len)
+{
+	if (len == 0 || len > SK_KEY_ID_MAX)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!sk_key_idchar(id[i]))
+			return 0;
+	return 1;
 }
 
 /* One line, without its LF (and CR). */
@@ -38,7 +48,7 @@ static int sk__line(const char *p, size_t len, struct sk_keys *keys)
 	if (i + idlen == len)
 		return SK_KEYS_E_SYNTAX;
 	for (size_t j = 0; j < idlen; j++)
-		if (!sk__idchar(p[i + j]))
+		if (!sk_key_idchar(p[i + j]))
 			return SK_KEYS_E_ID;
 	if (idlen > SK_KEY_ID_MAX)
 		return SK_KEYS_E_ID;

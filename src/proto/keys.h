@@ -46,6 +46,11 @@ enum sk_keys_err {
 int sk_keys_parse(const char *buf, size_t len, struct sk_keys *keys,
 		  size_t *line);
 
+/* May c stand in an identity? */
+int sk_key_idchar(char c);
+/* Is id[0..len) a whole identity (1 to SK_KEY_ID_MAX of those)? */
+int sk_key_id_ok(const char *id, size_t len);
+
 /* The key for identity id[0..idlen), or NULL. */
 const struct sk_key *sk_keys_find(const struct sk_keys *keys, const void *id,
 				  size_t idlen);

@@ -25,7 +25,6 @@
 
 #include <errno.h>
 #include <netinet/in.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -999,17 +998,7 @@ static int sk__frame(struct sk_conn *c, struct sk__xconn *xc,
 /* Is c's end of the connection on loopback or a unix socket? */
 static int sk__local(struct sk_conn *c)
 {
-	const struct sockaddr *sa = sk_conn_local(c);
-
-	if (sa->sa_family == AF_UNIX)
-		return 1;
-	if (sa->sa_family == AF_INET)
-		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >>
-			24) == 127;
-	if (sa->sa_family == AF_INET6)
-		return IN6_IS_ADDR_LOOPBACK(
-			&((const struct sockaddr_in6 *)sa)->sin6_addr);
-	return 0;
+	return sk_sockaddr_is_loopback(sk_conn_local(c));
 }
 
 /*
@@ -1171,26 +1160,11 @@ static void sk__exec_close(struct sk_conn *c, enum sk_close_reason why)
 /* Make the default key file on first start, with one identity. */
 static int sk__first_keys(const char *path)
 {
-	struct passwd *pw = getpwuid(getuid());
-	char id[256], host[64] = "", err[256];
-	size_t n = 0;
+	char id[SK_KEY_ID_MAX + 1], err[512];
 	int rc;
 
-	gethostname(host, sizeof(host) - 1);
-	snprintf(id, sizeof(id), "%s@%s", pw != NULL ? pw->pw_name : "sockit",
-		 host[0] ? host : "localhost");
-	id[SK_KEY_ID_MAX] = '\0';
-	/* Keep only what an identity may hold. */
-	for (size_t i = 0; id[i] != '\0'; i++) {
-		char ch = id[i];
-
-		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		    (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
-		    ch == '@' || ch == '+' || ch == '-')
-			id[n++] = ch;
-	}
-	id[n] = '\0';
-	rc = sk_keys_add(path, n > 0 ? id : "sockit", err, sizeof(err));
+	sk_keys_default_id(id);
+	rc = sk_keys_add(path, id, err, sizeof(err));
 	if (rc != 0) {
 		sk_log_warnx("exec: %s", err);
 		return rc;
