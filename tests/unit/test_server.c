@@ -609,20 +609,28 @@ static void *c_tls(void *arg)
 	return NULL;
 }
 
-static void test_tls_psk(void **st)
+/* The server's TLS context for alice's key; text gets her key line. */
+static void alice_server(char *text, size_t cap)
 {
 	struct sk_keys keys;
-	size_t line;
-	char text[256];
 	struct sk_key k;
+	size_t line;
 
-	(void)st;
 	memset(&k, 0, sizeof(k));
 	memcpy(k.id, "alice", 6);
 	memcpy(k.key, alice_key, sizeof(k.key));
-	assert_true(sk_key_format(&k, text, sizeof(text)) > 0);
+	assert_true(sk_key_format(&k, text, cap) > 0);
 	assert_int_equal(sk_keys_parse(text, strlen(text), &keys, &line), 0);
 	assert_int_equal(sk_tls_server_from(&keys, &the_tls), 0);
+}
+
+static void test_tls_psk(void **st)
+{
+	struct sk_keys keys;
+	char text[256];
+
+	(void)st;
+	alice_server(text, sizeof(text));
 	run(c_tls, NULL);
 	/* Key files that others may read, or that are not regular files,
 	 * are refused, with the reason. */
@@ -731,18 +739,10 @@ static void *c_tls_client_ctx(void *arg)
 
 static void test_tls_client_ctx(void **st)
 {
-	struct sk_keys keys;
-	size_t line;
 	char text[256];
-	struct sk_key k;
 
 	(void)st;
-	memset(&k, 0, sizeof(k));
-	memcpy(k.id, "alice", 6);
-	memcpy(k.key, alice_key, sizeof(k.key));
-	assert_true(sk_key_format(&k, text, sizeof(text)) > 0);
-	assert_int_equal(sk_keys_parse(text, strlen(text), &keys, &line), 0);
-	assert_int_equal(sk_tls_server_from(&keys, &the_tls), 0);
+	alice_server(text, sizeof(text));
 	run(c_tls_client_ctx, NULL);
 	sk_tls_free(the_tls);
 	the_tls = NULL;
