@@ -45,6 +45,7 @@
 #include "../proto/frame.h"
 #include "../proto/sk_limits.h"
 #include "cli.h"
+#include "edit.h"
 
 _Static_assert(SK_EXEC_CLIENT_IN >= SK_FRAME_MAX, "a frame fits");
 _Static_assert(SK_EXEC_CLIENT_OUT >= SK_FRAME_MAX + SK_FRAME_HEADER +
@@ -54,7 +55,8 @@ _Static_assert(SK_EXEC_CLIENT_OUT >= SK_FRAME_MAX + SK_FRAME_HEADER +
 
 #define SK__CMD "exec"
 #define SK__PORT 8082
-/* The stream our one command runs on. */
+/* The stream the first command runs on; the REPL's next ones take the
+ * next odd numbers. */
 #define SK__STREAM 1
 /* A second Ctrl-C within this many ms abandons the command. */
 #define SK__CANCEL_MS 2000
@@ -116,6 +118,12 @@ struct sk__exec {
 	int64_t hello_by;          /* the server's HELLO is due by then (ms) */
 	int64_t close_by;          /* the close is over by then (ms), or 0 */
 	int done;                  /* the outcome is known; no more input */
+	int conn_over;             /* and it ends the connection, not only
+				    * the command (always, but in the REPL) */
+	int repl;                  /* commands come from sk_edit, one by one */
+	int running;               /* REPL: a command is under way */
+	int colour;                /* REPL on a terminal: stderr in red */
+	uint32_t stream;           /* the command's stream */
 	int status;                /* then: our exit status */
 	char msg[600];             /* then: a message for stderr, or "" */
 };
@@ -205,6 +213,15 @@ static void sk__finish(struct sk__exec *x, int status, const char *fmt, ...)
 	}
 }
 
+/* An outcome that ends the connection, not only the command: the REPL
+ * stops too. */
+#define sk__fail(x, ...)                     \
+	do {                                 \
+		if (!(x)->done)              \
+			(x)->conn_over = 1;  \
+		sk__finish((x), __VA_ARGS__); \
+	} while (0)
+
 /* Count the frame of n bytes an encoder just wrote at the out queue's
  * tail, or pass the encoder's error on. */
 static int sk__queue_frame(struct sk__exec *x, int n)
@@ -221,7 +238,7 @@ static void sk__cancel(struct sk__exec *x)
 	uint8_t *p = sk__queue_tail(&x->out, 16);
 
 	if (sk_exec_client_open(&x->xc) && p != NULL &&
-	    sk__queue_frame(x, sk_frame_reset_encode(p, 16, SK__STREAM,
+	    sk__queue_frame(x, sk_frame_reset_encode(p, 16, x->stream,
 						     SK_FRAME_CODE_CANCEL)) == 0)
 		sk_exec_client_reset(&x->xc);
 	x->fd1.len = 0;
@@ -239,7 +256,7 @@ static void sk__protocol_error(struct sk__exec *x, const struct sk_exec_event *e
 		(void)sk__queue_frame(x, sk_frame_error_encode(p, cap, 0, ev->code,
 							       ev->what,
 							       strlen(ev->what)));
-	sk__finish(x, SK_EXIT_EXEC, "%s: protocol error: %s (%s)", x->t.name,
+	sk__fail(x, SK_EXIT_EXEC, "%s: protocol error: %s (%s)", x->t.name,
 		   ev->what, sk_frame_code_name(ev->code));
 }
 
@@ -307,7 +324,7 @@ static void sk__stream_error(struct sk__exec *x, const struct sk_exec_event *ev)
 			   "which killed the command", x->o.what, x->host);
 		break;
 	case SK_FRAME_CODE_SHUTDOWN:
-		sk__finish(x, SK_EXIT_EXEC, "%s: the server is shutting down%s",
+		sk__fail(x, SK_EXIT_EXEC, "%s: the server is shutting down%s",
 			   x->t.name, detail);
 		break;
 	default:
@@ -368,7 +385,7 @@ static int sk__handshake(struct sk__exec *x, const struct sk_key *k,
 	if (x->l.ctx != NULL)
 		x->l.ssl = SSL_new(x->l.ctx);
 	if (x->l.ssl == NULL || !SSL_set_fd(x->l.ssl, x->l.fd)) {
-		sk__finish(x, SK_EXIT_EXEC, "cannot set up TLS");
+		sk__fail(x, SK_EXIT_EXEC, "cannot set up TLS");
 		return 1;
 	}
 	SSL_set_mode(x->l.ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
@@ -390,19 +407,19 @@ static int sk__handshake(struct sk__exec *x, const struct sk_key *k,
 		else if (e == SSL_ERROR_WANT_WRITE)
 			p.events = POLLOUT;
 		else if (sk__alert_received(ERR_peek_last_error())) {
-			sk__finish(x, SK_EXIT_EXEC,
+			sk__fail(x, SK_EXIT_EXEC,
 				   "%s: authentication failed (identity %s)",
 				   x->t.name, k->id);
 			return 1;
 		} else if (sk__ssl_eof(e)) {
-			sk__finish(x, SK_EXIT_EXEC,
+			sk__fail(x, SK_EXIT_EXEC,
 				   "%s: the server closed the connection during "
 				   "the TLS handshake", x->t.name);
 			return 1;
 		} else {
 			unsigned long l = ERR_peek_last_error();
 
-			sk__finish(x, SK_EXIT_EXEC, "%s: TLS handshake failed: %s",
+			sk__fail(x, SK_EXIT_EXEC, "%s: TLS handshake failed: %s",
 				   x->t.name,
 				   l != 0 ? ERR_reason_error_string(l) != NULL
 						    ? ERR_reason_error_string(l)
@@ -412,7 +429,7 @@ static int sk__handshake(struct sk__exec *x, const struct sk_key *k,
 		}
 		left = deadline - sk__now_ms();
 		if (left <= 0 || poll(&p, 1, (int)left) == 0) {
-			sk__finish(x, SK_EXIT_EXEC,
+			sk__fail(x, SK_EXIT_EXEC,
 				   "%s: no TLS handshake within %.3g s", x->t.name,
 				   x->o.connect_ms / 1000.0);
 			return 1;
@@ -443,7 +460,7 @@ static ssize_t sk__link_read(struct sk__exec *x)
 			x->l.eof = 1;
 			return -1;
 		}
-		sk__finish(x, SK_EXIT_EXEC, "%s: connection lost: %s", x->t.name,
+		sk__fail(x, SK_EXIT_EXEC, "%s: connection lost: %s", x->t.name,
 			   e == SSL_ERROR_SYSCALL && errno != 0
 				   ? strerror(errno)
 				   : "TLS error");
@@ -458,7 +475,7 @@ static ssize_t sk__link_read(struct sk__exec *x)
 	}
 	if (errno == EAGAIN || errno == EINTR)
 		return 0;
-	sk__finish(x, SK_EXIT_EXEC, "%s: connection lost: %s", x->t.name,
+	sk__fail(x, SK_EXIT_EXEC, "%s: connection lost: %s", x->t.name,
 		   strerror(errno));
 	return -1;
 }
@@ -506,13 +523,13 @@ static int sk__link_flush(struct sk__exec *x)
 static void sk__closed(struct sk__exec *x)
 {
 	if (!x->xc.hello)
-		sk__finish(x, SK_EXIT_EXEC,
+		sk__fail(x, SK_EXIT_EXEC,
 			   "%s: connection closed by the server before its "
 			   "HELLO (not an exec server, or %s)", x->t.name,
 			   x->l.ssl != NULL ? "it does not know our key"
 					    : "it does not take plaintext here");
 	else
-		sk__finish(x, SK_EXIT_EXEC,
+		sk__fail(x, SK_EXIT_EXEC,
 			   "%s: connection closed by the server before the "
 			   "command ended", x->t.name);
 }
@@ -527,7 +544,7 @@ static void sk__frames(struct sk__exec *x)
 	/* A TLS record where a frame should be: the server speaks TLS. */
 	if (x->l.ssl == NULL && !x->xc.hello && x->inlen > 0 &&
 	    (x->in[0] == 0x15 || x->in[0] == 0x16)) {
-		sk__finish(x, SK_EXIT_EXEC,
+		sk__fail(x, SK_EXIT_EXEC,
 			   "%s: the server speaks TLS; drop --insecure",
 			   x->t.name);
 		return;
@@ -553,7 +570,7 @@ static void sk__frames(struct sk__exec *x)
 			/* The window bounds what we hold: it fits. */
 			p = sk__queue_tail(q, ev.data.len);
 			if (p == NULL) {
-				sk__finish(x, SK_EXIT_EXEC, "internal error: "
+				sk__fail(x, SK_EXIT_EXEC, "internal error: "
 							    "output queue full");
 				break;
 			}
@@ -572,17 +589,17 @@ static void sk__frames(struct sk__exec *x)
 
 			sk__text(&ev.data, text, sizeof(text));
 			if (ev.code == SK_FRAME_CODE_SHUTDOWN)
-				sk__finish(x, SK_EXIT_EXEC,
+				sk__fail(x, SK_EXIT_EXEC,
 					   "%s: the server is shutting down",
 					   x->t.name);
 			else if (ev.code == SK_FRAME_CODE_VERSION)
-				sk__finish(x, SK_EXIT_EXEC,
+				sk__fail(x, SK_EXIT_EXEC,
 					   "%s: the server does not speak exec "
 					   "protocol version %d%s%s", x->t.name,
 					   SK_FRAME_VERSION, text[0] ? ": " : "",
 					   text);
 			else
-				sk__finish(x, SK_EXIT_EXEC,
+				sk__fail(x, SK_EXIT_EXEC,
 					   "%s: the server reported a connection "
 					   "error: %s%s%s", x->t.name,
 					   sk_frame_code_name(ev.code),
@@ -624,7 +641,7 @@ static void sk__stdin(struct sk__exec *x)
 	}
 	if (sk__queue_frame(x, sk_frame_encode(p, SK_FRAME_MAX, SK_FRAME_STDIN,
 					       end ? SK_FRAME_F_END : 0,
-					       SK__STREAM, buf,
+					       x->stream, buf,
 					       (size_t)n)) == 0)
 		sk_exec_client_stdin_sent(&x->xc, (size_t)n, end);
 }
@@ -633,8 +650,14 @@ static void sk__stdin(struct sk__exec *x)
 static void sk__output(struct sk__exec *x, int fd, struct sk__queue *q,
 		       size_t chunk)
 {
-	ssize_t n = write(fd, q->buf + q->head, q->len < chunk ? q->len : chunk);
+	ssize_t n;
 
+	/* The REPL on a terminal: stderr stands out in red. */
+	if (x->colour && fd == STDERR_FILENO)
+		(void)!write(fd, "\033[31m", 5);
+	n = write(fd, q->buf + q->head, q->len < chunk ? q->len : chunk);
+	if (x->colour && fd == STDERR_FILENO)
+		(void)!write(fd, "\033[m", 3);
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
 	if (n < 0) {
@@ -646,10 +669,11 @@ static void sk__output(struct sk__exec *x, int fd, struct sk__queue *q,
 		 * ours to report, whatever the command did. */
 		if (e == EPIPE) {
 			sk__finish(x, SK_EXIT_SIGNAL + SIGPIPE, NULL);
+			x->conn_over = 1;
 			return;
 		}
 		x->done = 0;
-		sk__finish(x, SK_EXIT_EXEC, "%s: %s",
+		sk__fail(x, SK_EXIT_EXEC, "%s: %s",
 			   fd == STDOUT_FILENO ? "stdout" : "stderr",
 			   strerror(e));
 		return;
@@ -671,7 +695,7 @@ static void sk__grant(struct sk__exec *x)
 		return;
 	p = sk__queue_tail(&x->out, SK_FRAME_HEADER + 4);
 	(void)sk__queue_frame(x, sk_frame_window_encode(p, SK_FRAME_HEADER + 4,
-							SK__STREAM, inc));
+							x->stream, inc));
 }
 
 /* A signal came: forward it, or abandon the command. */
@@ -682,11 +706,14 @@ static void sk__signal(struct sk__exec *x, int signo)
 	uint8_t *p;
 
 	if (x->done) {
-		/* Only our own output is left to write: stop. */
+		/* Only our own output is left to write: stop (in the REPL,
+		 * Ctrl-C stops only that, and the prompt comes back). */
 		x->fd1.len = 0;
 		x->fd2.len = 0;
+		if (x->repl && signo == SIGINT && !x->conn_over)
+			return;
 		x->done = 0;
-		sk__finish(x, SK_EXIT_SIGNAL + signo, NULL);
+		sk__fail(x, SK_EXIT_SIGNAL + signo, NULL);
 		return;
 	}
 	if (signo == SIGINT && x->last_int != 0 &&
@@ -695,11 +722,20 @@ static void sk__signal(struct sk__exec *x, int signo)
 		sk__finish(x, SK_EXIT_SIGNAL + SIGINT, NULL);
 		return;
 	}
+	if (x->repl && signo != SIGINT) {
+		/* The REPL is told to end: its command ends with it. */
+		sk__cancel(x);
+		sk__fail(x, SK_EXIT_SIGNAL + signo, NULL);
+		return;
+	}
 	if (signo == SIGINT)
 		x->last_int = now;
+	/* The terminal echoed ^C; the command's output goes below it. */
+	if (signo == SIGINT && x->colour)
+		(void)!write(STDOUT_FILENO, "\n", 1);
 	p = sk__queue_tail(&x->out, 32);
 	if (p != NULL && name != NULL && sk_exec_client_open(&x->xc))
-		(void)sk__queue_frame(x, sk_frame_signal_encode(p, 32, SK__STREAM,
+		(void)sk__queue_frame(x, sk_frame_signal_encode(p, 32, x->stream,
 								name,
 								strlen(name)));
 }
@@ -801,7 +837,8 @@ static void sk__discard(struct sk__exec *x)
 }
 
 /* Run the command: until the outcome is known, our output is out and
- * the connection is closed. */
+ * the connection is closed (in the REPL, the connection stays open when
+ * only the command ended). */
 static void sk__run(struct sk__exec *x)
 {
 	struct pollfd p[SK__NPOLL];
@@ -810,10 +847,14 @@ static void sk__run(struct sk__exec *x)
 		int64_t now = sk__now_ms();
 		int want_read = !x->done && !x->l.eof &&
 				x->inlen < sizeof(x->in);
-		int open = x->done ? sk__closing(x, now) : 1;
+		int stay = x->repl && !x->conn_over;
+		int open = x->done && !stay ? sk__closing(x, now) : 1;
 		int timeout = -1, rc;
 
 		if (x->done && !open && x->fd1.len == 0 && x->fd2.len == 0)
+			break;
+		if (x->done && stay && x->fd1.len == 0 && x->fd2.len == 0 &&
+		    x->msg[0] == '\0')
 			break;
 		if (!x->done && !x->l.wdead)
 			sk__grant(x);
@@ -843,13 +884,13 @@ static void sk__run(struct sk__exec *x)
 		/* TLS may hold decrypted bytes the socket no longer shows. */
 		if (want_read && x->l.ssl != NULL && SSL_has_pending(x->l.ssl))
 			timeout = 0;
-		else if (x->done && open)
+		else if (x->done && open && !stay)
 			timeout = (int)(x->close_by > now ? x->close_by - now : 0);
 		else if (!x->xc.hello && !x->done)
 			timeout = (int)(x->hello_by > now ? x->hello_by - now : 0);
 		rc = poll(p, SK__NPOLL, timeout);
 		if (rc < 0 && errno != EINTR) {
-			sk__finish(x, SK_EXIT_EXEC, "poll: %s", strerror(errno));
+			sk__fail(x, SK_EXIT_EXEC, "poll: %s", strerror(errno));
 			break;
 		}
 		if (rc < 0)
@@ -885,7 +926,7 @@ static void sk__run(struct sk__exec *x)
 				sk__closed(x);
 		}
 		if (!x->xc.hello && !x->done && sk__now_ms() >= x->hello_by)
-			sk__finish(x, SK_EXIT_EXEC,
+			sk__fail(x, SK_EXIT_EXEC,
 				   "%s: no HELLO from the server within %.3g s",
 				   x->t.name, x->o.connect_ms / 1000.0);
 		if (p[SK__PIN].fd >= 0 && p[SK__PIN].revents)
@@ -940,30 +981,30 @@ static int sk__key(struct sk__exec *x, struct sk_key *key)
 	if (x->o.keys != NULL)
 		snprintf(path, sizeof(path), "%s", x->o.keys);
 	else if (sk_keys_default_path(path, sizeof(path)) != 0) {
-		sk__finish(x, SK_EXIT_EXEC, "no key file: neither "
+		sk__fail(x, SK_EXIT_EXEC, "no key file: neither "
 			   "XDG_CONFIG_HOME nor HOME is set; give -k FILE");
 		return 1;
 	}
 	keys = malloc(sizeof(*keys));
 	if (keys == NULL) {
-		sk__finish(x, SK_EXIT_EXEC, "out of memory");
+		sk__fail(x, SK_EXIT_EXEC, "out of memory");
 		return 1;
 	}
 	rc = sk_keys_load(path, keys, err, sizeof(err));
 	if (rc == -ENOENT) {
-		sk__finish(x, SK_EXIT_EXEC, "%s (make one with sockit keygen)",
+		sk__fail(x, SK_EXIT_EXEC, "%s (make one with sockit keygen)",
 			   err);
 		goto error;
 	}
 	if (rc != 0) {
-		sk__finish(x, SK_EXIT_EXEC, "%s", err);
+		sk__fail(x, SK_EXIT_EXEC, "%s", err);
 		goto error;
 	}
 	k = x->o.identity == NULL
 		    ? &keys->k[0]
 		    : sk_keys_find(keys, x->o.identity, strlen(x->o.identity));
 	if (k == NULL) {
-		sk__finish(x, SK_EXIT_EXEC, "%s: no identity '%s'", path,
+		sk__fail(x, SK_EXIT_EXEC, "%s: no identity '%s'", path,
 			   x->o.identity);
 		rc = 1;
 		goto error;
@@ -976,8 +1017,9 @@ error:
 	return rc != 0;
 }
 
-/* Connect, TLS, and queue HELLO and EXEC (and END for an empty stdin).
- * Returns 0, or 1 after setting the outcome. */
+/* Connect, TLS, and queue HELLO and EXEC (and END for an empty stdin);
+ * HELLO alone when exec is NULL (the REPL). Returns 0, or 1 after
+ * setting the outcome. */
 static int sk__open(struct sk__exec *x, const uint8_t *exec, size_t elen)
 {
 	struct sk_key key;
@@ -992,17 +1034,17 @@ static int sk__open(struct sk__exec *x, const uint8_t *exec, size_t elen)
 	rc = sk_stream_connect(&x->t, x->o.connect_ms);
 	if (rc < 0) {
 		if (rc == -ECONNREFUSED)
-			sk__finish(x, SK_EXIT_EXEC, "%s: connection refused",
+			sk__fail(x, SK_EXIT_EXEC, "%s: connection refused",
 				   x->t.name);
 		else if (rc == -ETIMEDOUT)
-			sk__finish(x, SK_EXIT_EXEC,
+			sk__fail(x, SK_EXIT_EXEC,
 				   "%s: no connection within %.3g s", x->t.name,
 				   x->o.connect_ms / 1000.0);
 		else if (rc == -ENOENT)
-			sk__finish(x, SK_EXIT_EXEC, "%s: no such socket",
+			sk__fail(x, SK_EXIT_EXEC, "%s: no such socket",
 				   x->t.name);
 		else
-			sk__finish(x, SK_EXIT_EXEC, "%s: %s", x->t.name,
+			sk__fail(x, SK_EXIT_EXEC, "%s: %s", x->t.name,
 				   strerror(-rc));
 		OPENSSL_cleanse(&key, sizeof(key));
 		return 1;
@@ -1019,19 +1061,207 @@ static int sk__open(struct sk__exec *x, const uint8_t *exec, size_t elen)
 	(void)sk__queue_frame(x, sk_frame_hello_encode(
 					 p, SK_FRAME_HEADER + SK_FRAME_HELLO_LEN,
 					 SK_FRAME_VERSION));
+	sk_exec_client_init(&x->xc, SK__STREAM);
+	x->stream = SK__STREAM;
+	if (exec == NULL)
+		return 0;
 	p = sk__queue_tail(&x->out, elen);
 	memcpy(p, exec, elen);
 	x->out.len += elen;
-	sk_exec_client_init(&x->xc, SK__STREAM);
 	if (!x->stdin_open) {
 		p = sk__queue_tail(&x->out, SK_FRAME_HEADER);
 		if (sk__queue_frame(x, sk_frame_encode(p, SK_FRAME_HEADER,
 						       SK_FRAME_STDIN,
-						       SK_FRAME_F_END, SK__STREAM,
+						       SK_FRAME_F_END, x->stream,
 						       NULL, 0)) == 0)
 			sk_exec_client_stdin_sent(&x->xc, 0, 1);
 	}
 	return 0;
+}
+
+/* ---- the REPL ---- */
+
+/*
+ * Wait at the prompt for a line, while the connection stays watched: the
+ * server may close it or end it with an ERROR, and frames we still owe
+ * it (a RESET) go out. Returns 1 with *line, or -1 when the REPL ends
+ * (the end of input, a signal, or the connection; the outcome is set
+ * for the last two).
+ */
+static int sk__prompt(struct sk__exec *x, char **line)
+{
+	struct pollfd p[3];
+
+	for (;;) {
+		int rc;
+
+		if (sk_edit_pending())
+			return sk_edit_read(line) > 0 ? 1 : -1;
+		p[0].fd = STDIN_FILENO;
+		p[0].events = POLLIN;
+		p[1].fd = x->l.fd;
+		p[1].events = (short)(POLLIN | (x->out.len > 0 &&
+						!x->l.write_stuck ? POLLOUT : 0));
+		p[2].fd = x->sig[0];
+		p[2].events = POLLIN;
+		rc = poll(p, 3, x->l.ssl != NULL && SSL_has_pending(x->l.ssl)
+					? 0 : -1);
+		if (rc < 0 && errno != EINTR) {
+			sk__fail(x, SK_EXIT_EXEC, "poll: %s", strerror(errno));
+			return -1;
+		}
+		if (rc < 0)
+			continue;
+		if (p[2].revents & POLLIN) {
+			unsigned char b;
+
+			while (read(x->sig[0], &b, 1) == 1) {
+				if (b == SIGINT) {
+					sk_edit_interrupt();
+					continue;
+				}
+				sk__fail(x, SK_EXIT_SIGNAL + b, NULL);
+				return -1;
+			}
+		}
+		if (x->out.len > 0 &&
+		    (p[1].revents & (POLLOUT | POLLERR | POLLHUP) ||
+		     (x->l.write_stuck && p[1].revents & POLLIN)) &&
+		    sk__link_flush(x) < 0) {
+			x->l.wdead = 1;
+			x->out.len = 0;
+		}
+		if (p[1].revents & (POLLIN | POLLERR | POLLHUP) || rc == 0) {
+			ssize_t n = sk__link_read(x);
+
+			if (n > 0) {
+				x->inlen += (size_t)n;
+				sk__frames(x);
+			}
+			if (x->l.eof && !x->done)
+				sk__fail(x, SK_EXIT_EXEC,
+					 "%s: connection closed by the server",
+					 x->t.name);
+			if (x->done)
+				return -1;
+		}
+		if (p[0].revents) {
+			rc = sk_edit_read(line);
+			if (rc != 0)
+				return rc;
+		}
+	}
+}
+
+/* Run one REPL line as a shell command on the next stream. Returns 0
+ * when the REPL goes on, -1 when the connection is over. */
+static int sk__repl_line(struct sk__exec *x, struct sk_frame_exec *e,
+			 const char *line)
+{
+	static uint8_t execf[SK_FRAME_MAX];
+	uint8_t *p;
+	int n;
+
+	if (x->stream > UINT32_MAX - 2) {
+		sk__fail(x, SK_EXIT_EXEC, "%s: this connection has run all "
+			 "the commands it may; start sockit exec again",
+			 x->t.name);
+		return -1;
+	}
+	e->argc = 1;
+	e->argv[0].p = line;
+	e->argv[0].len = strlen(line);
+	n = sk_frame_exec_encode(execf, sizeof(execf), x->stream, e);
+	if (n < 0) {
+		fprintf(stderr, "sockit: exec: %s\n",
+			n == SK_FRAME_E_TOOBIG
+				? "the command line is too long"
+				: sk_frame_strerror(n));
+		return 0;
+	}
+	if (sk__queue_free(&x->out) < (size_t)n + SK_FRAME_HEADER) {
+		fprintf(stderr, "sockit: exec: %s: the server is not taking "
+			"what we send\n", x->t.name);
+		return 0;
+	}
+	sk_exec_client_next(&x->xc, x->stream);
+	x->done = 0;
+	x->status = 0;
+	x->msg[0] = '\0';
+	x->last_int = 0;
+	x->close_by = 0;
+	p = sk__queue_tail(&x->out, (size_t)n);
+	memcpy(p, execf, (size_t)n);
+	x->out.len += (size_t)n;
+	/* The command's stdin is empty: ours is the REPL's. */
+	p = sk__queue_tail(&x->out, SK_FRAME_HEADER);
+	if (sk__queue_frame(x, sk_frame_encode(p, SK_FRAME_HEADER,
+					       SK_FRAME_STDIN, SK_FRAME_F_END,
+					       x->stream, NULL, 0)) == 0)
+		sk_exec_client_stdin_sent(&x->xc, 0, 1);
+	sk__run(x);
+	x->stream += 2;
+	if (x->conn_over)
+		return -1;
+	/* A shell shows a failure; so do we, on a terminal. */
+	if (x->colour && x->status != 0 && x->status < SK_EXIT_SIGNAL)
+		fprintf(stderr, "\033[2m[exit %d]\033[m\n", x->status);
+	return 0;
+}
+
+/* Is the line only blanks? */
+static int sk__blank(const char *s)
+{
+	return s[strspn(s, " \t")] == '\0';
+}
+
+/*
+ * The REPL: each line is a shell command, run to its end on the next
+ * stream of the one connection, with an empty stdin, before the next
+ * prompt. Ctrl-C is forwarded (twice abandons the command), Ctrl-D or
+ * `exit` ends it. Our status is the last command's, as a shell's.
+ */
+static void sk__repl(struct sk__exec *x, struct sk_frame_exec *e)
+{
+	int last = 0;
+
+	x->colour = sk_edit_tty() && isatty(STDERR_FILENO);
+	x->done = 1; /* nothing runs yet */
+	sk_edit_resume();
+	for (;;) {
+		char *line = NULL;
+		const char *cmd;
+		int rc;
+
+		x->done = 0;
+		rc = sk__prompt(x, &line);
+		if (rc < 0)
+			break;
+		cmd = line + strspn(line, " \t");
+		if (sk__blank(cmd)) {
+			free(line);
+			continue;
+		}
+		if (strcmp(cmd, "exit") == 0 || strcmp(cmd, "quit") == 0) {
+			free(line);
+			break;
+		}
+		sk_edit_suspend();
+		rc = sk__repl_line(x, e, cmd);
+		free(line);
+		if (rc < 0)
+			break;
+		last = x->status;
+		sk_edit_resume();
+	}
+	sk_edit_suspend();
+	if (!x->conn_over) {
+		/* The end of input: close the connection as a single command
+		 * would, with the last command's status. */
+		x->done = 0;
+		sk__fail(x, last, NULL);
+	}
+	sk__run(x);
 }
 
 int sk_cmd_exec(int argc, char **argv)
@@ -1138,10 +1368,11 @@ int sk_cmd_exec(int argc, char **argv)
 	if (line != NULL && n > 0)
 		return sk_usage_error(SK__CMD, "give -c LINE or CMD [ARG...], "
 				      "not both");
-	if (line == NULL && n == 0)
-		return sk_usage_error(SK__CMD, "no command: give CMD [ARG...] "
-				      "or -c LINE");
-	if (line != NULL) {
+	if (line == NULL && n == 0) {
+		x.repl = 1;
+		e.shell = 1;
+		x.o.what = "/bin/sh";
+	} else if (line != NULL) {
 		if (line[0] == '\0')
 			return sk_usage_error(SK__CMD, "-c: the command line "
 					      "is empty");
@@ -1167,7 +1398,9 @@ int sk_cmd_exec(int argc, char **argv)
 		e.cwd.p = x.o.cwd;
 		e.cwd.len = strlen(x.o.cwd);
 	}
-	n = sk_frame_exec_encode(execf, sizeof(execf), SK__STREAM, &e);
+	/* The REPL encodes each line's EXEC as it comes. */
+	n = x.repl ? 0 : sk_frame_exec_encode(execf, sizeof(execf), SK__STREAM,
+					      &e);
 	if (n == SK_FRAME_E_TOOBIG)
 		return sk_usage_error(SK__CMD, "the command, its environment "
 				      "and directory take more than %d bytes",
@@ -1197,17 +1430,17 @@ int sk_cmd_exec(int argc, char **argv)
 		return SK_EXIT_EXEC;
 	}
 
-	x.stdin_open = !sk__stdin_empty();
+	x.stdin_open = !x.repl && !sk__stdin_empty();
 	x.chunk1 = sk__chunk(STDOUT_FILENO);
 	x.chunk2 = sk__chunk(STDERR_FILENO);
 	if (sk__queue_init(&x.out, SK_EXEC_CLIENT_OUT) != 0 ||
 	    sk__queue_init(&x.fd1, SK_EXEC_WINDOW) != 0 ||
 	    sk__queue_init(&x.fd2, SK_EXEC_WINDOW) != 0 ||
 	    pipe2(x.sig, O_CLOEXEC | O_NONBLOCK) != 0) {
-		sk__finish(&x, SK_EXIT_EXEC, "out of memory or descriptors");
+		sk__fail(&x, SK_EXIT_EXEC, "out of memory or descriptors");
 		goto error;
 	}
-	if (sk__open(&x, execf, (size_t)n) != 0)
+	if (sk__open(&x, x.repl ? NULL : execf, (size_t)n) != 0)
 		goto error;
 	/* From here on a signal is the remote command's, not ours. */
 	sk__sigfd = x.sig[1];
@@ -1217,7 +1450,21 @@ int sk_cmd_exec(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	for (int i = 0; i < 3; i++)
 		sigaction(sigs[i], &sa, &old[i]);
-	sk__run(&x);
+	if (x.repl) {
+		char prompt[sizeof(x.host) + 8];
+
+		snprintf(prompt, sizeof(prompt), "%s> ", x.host);
+		if (sk_edit_open(prompt, "exec_history") != 0) {
+			sk__fail(&x, SK_EXIT_EXEC, "cannot edit lines on this "
+				 "terminal");
+			sk__run(&x);
+		} else {
+			sk__repl(&x, &e);
+		}
+		sk_edit_close();
+	} else {
+		sk__run(&x);
+	}
 	for (int i = 0; i < 3; i++)
 		sigaction(sigs[i], &old[i], NULL);
 error:

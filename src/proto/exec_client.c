@@ -42,6 +42,16 @@ void sk_exec_client_init(struct sk_exec_client *c, uint32_t stream)
 	c->in_credit = SK_EXEC_WINDOW;
 }
 
+void sk_exec_client_next(struct sk_exec_client *c, uint32_t stream)
+{
+	uint32_t upto = c->state == SK_EXEC_RESET ? c->stream : c->reset_upto;
+	int hello = c->hello;
+
+	sk_exec_client_init(c, stream);
+	c->hello = hello;
+	c->reset_upto = upto;
+}
+
 /* A protocol error: fill ev with the code to send and the reason. */
 __attribute__((format(printf, 4, 5)))
 static int sk__fail(struct sk_exec_event *ev, int err, unsigned code,
@@ -205,6 +215,8 @@ int sk_exec_client_input(struct sk_exec_client *c, const uint8_t *buf,
 	}
 	if (f.stream == 0)
 		rc = sk__conn_frame(&f, ev);
+	else if (f.stream != c->stream && f.stream <= c->reset_upto)
+		rc = 0; /* it crossed our RESET of that stream: ignored */
 	else if (f.stream != c->stream)
 		rc = sk__fail(ev, SK_FRAME_E_STREAM, SK_FRAME_CODE_BAD_STREAM,
 			      "%s frame on stream %u, which we never opened",

@@ -49,6 +49,8 @@ struct sk_exec_client {
 	uint32_t out_written;   /* output written out, not yet granted back */
 	uint32_t in_credit;     /* STDIN bytes we may send */
 	int stdin_ended;        /* we sent STDIN with END */
+	uint32_t reset_upto;    /* frames on streams up to this one, other
+				 * than ours, are ignored: we reset them */
 };
 
 /* What one frame from the server means. */
@@ -93,6 +95,15 @@ void sk_exec_client_init(struct sk_exec_client *c, uint32_t stream);
  */
 int sk_exec_client_input(struct sk_exec_client *c, const uint8_t *buf,
 			 size_t len, struct sk_exec_event *ev);
+
+/*
+ * Open the next command's books on the same connection (the REPL runs
+ * one command after another): stream must be greater than the current
+ * one. The server's HELLO stays had. If the current stream was reset,
+ * frames that still come on it (they crossed our RESET) are ignored from
+ * now on, as are those of any stream reset before it.
+ */
+void sk_exec_client_next(struct sk_exec_client *c, uint32_t stream);
 
 /* The caller wrote n bytes of the command's output out. */
 void sk_exec_client_written(struct sk_exec_client *c, size_t n);

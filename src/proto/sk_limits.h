@@ -157,6 +157,11 @@
  * stops our reading of stdin, not our memory. */
 #define SK_EXEC_CLIENT_OUT (3 * (8 + SK_FRAME_MAX_PAYLOAD))
 
+/* A line read by an interactive client (the exec REPL) from a script
+ * on its stdin: a longer one is taken as it stands, never grown. A
+ * command line cannot be longer than a frame anyway. */
+#define SK_EDIT_LINE_MAX (SK_FRAME_MAX_PAYLOAD + 1)
+
 /* A pre-shared key: 32 random bytes (256 bits), one per client identity. */
 #define SK_KEY_LEN 32
 /* A client identity in a key file (sent in clear in the TLS handshake). */

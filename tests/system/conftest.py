@@ -278,3 +278,48 @@ def tcp_queues(local, remote):
                 tx, rx = fields[4].split(":")
                 return int(tx, 16), int(rx, 16)
     return None
+
+
+class Tmux:
+    """A program on a terminal of its own: a tmux server on a private
+    socket (so nothing touches the user's), one window of a fixed size.
+    keys() types with send-keys, screen() reads it with capture-pane, and
+    wait() polls the screen until a pattern shows (never a bare sleep)."""
+
+    def __init__(self, tmpdir, argv, env=None, width=100, height=30):
+        self.sock = os.path.join(str(tmpdir), "tmux.sock")
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        full_env.setdefault("TERM", "xterm")
+        # The pane's shell-less command: argv, quoted for tmux's sh -c,
+        # then a marker with its status, and a pause to read it.
+        quoted = " ".join("'%s'" % a.replace("'", "'\\''") for a in argv)
+        cmd = "%s; echo \"[[status $?]]\"; sleep 60" % quoted
+        subprocess.run(["tmux", "-S", self.sock, "-f", "/dev/null",
+                        "new-session", "-d", "-x", str(width), "-y",
+                        str(height), cmd], check=True, env=full_env)
+
+    def tmux(self, *args):
+        return subprocess.run(["tmux", "-S", self.sock] + list(args),
+                              capture_output=True, text=True, check=True).stdout
+
+    def keys(self, *keys):
+        self.tmux("send-keys", *keys)
+
+    def screen(self, escapes=False):
+        return self.tmux("capture-pane", "-p", *(["-e"] if escapes else []))
+
+    def wait(self, pattern, timeout=20, escapes=False):
+        """The screen, once pattern (a regex) matches it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            s = self.screen(escapes)
+            if re.search(pattern, s, re.M):
+                return s
+            if time.monotonic() > deadline:
+                raise AssertionError("%r not on the screen:\n%s" % (pattern, s))
+            time.sleep(0.05)
+
+    def close(self):
+        subprocess.run(["tmux", "-S", self.sock, "kill-server"],
+                       capture_output=True)

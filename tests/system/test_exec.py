@@ -588,3 +588,52 @@ def test_200_concurrent_clients(tls_ex):
         out, err = p.communicate(timeout=60)
         assert (p.returncode, out) == (0, b"n%d\n" % i), err
     assert zombies_of(s.proc.pid) == []
+
+
+def test_repl_piped_against_the_real_server(tls_ex):
+    """Lines on stdin, one command each on one connection: exact stdout
+    and stderr, and the last status."""
+    s, hp, keys = tls_ex
+    r = run_exec("-k", keys, hp, input=b"echo one\nprintf two >&2\n"
+                 b"printf 'a\\000b'\nexit_code() { return 6; }; exit_code\n")
+    assert (r.returncode, r.stdout, r.stderr) == (6, b"one\na\x00b", b"two")
+
+
+def test_repl_on_a_terminal(tls_ex, tmp_path):
+    """The REPL under tmux: a prompt, output, stderr in red, a failure's
+    status shown, Ctrl-C wiping the line being typed and interrupting a
+    command, history with Up, and Ctrl-D leaving with the last status."""
+    from conftest import SOCKIT, Tmux
+    s, hp, keys = tls_ex
+    t = Tmux(tmp_path, [SOCKIT, "exec", "-k", keys, hp],
+             env={"XDG_STATE_HOME": str(tmp_path / "state")})
+    try:
+        t.wait(r"^127\.0\.0\.1>$")
+        t.keys("echo hello", "Enter")
+        t.wait(r"^hello\n127\.0\.0\.1>$")
+        t.keys("ls /nonexistent-dir", "Enter")
+        scr = t.wait(r"\[exit 2\]\n127\.0\.0\.1>$")
+        esc = t.screen(escapes=True)
+        assert re.search(r"\x1b\[31mls: cannot access '/nonexistent-dir'", esc), esc
+        t.keys("half typed")
+        t.wait(r"> half typed$")
+        t.keys("C-c")
+        t.wait(r"> half typed\^C\n127\.0\.0\.1>$")
+        t.keys("echo after", "Enter")
+        t.wait(r"^after\n127\.0\.0\.1>$")
+        t.keys("trap 'echo caught; exit 9' INT; echo armed; sleep 913423 & wait",
+               "Enter")
+        t.wait(r"^armed$")
+        t.keys("C-c")
+        scr = t.wait(r"^\^C\ncaught\n\[exit 9\]\n127\.0\.0\.1>$")
+        wait_gone("913423")
+        t.keys("Up", "Up")
+        t.wait(r"> echo after$")
+        t.keys("C-u", "C-d")
+        scr = t.wait(r"^\[\[status \d+\]\]")
+        assert "[[status 9]]" in scr, scr
+    finally:
+        t.close()
+    hist = (tmp_path / "state" / "sockit" / "exec_history")
+    assert oct(hist.stat().st_mode & 0o777) == "0o600"
+    assert "echo\\040after" in hist.read_text()

@@ -738,6 +738,105 @@ def test_closed_stdout_pipe_resets(fake):
     assert c.proc.stderr.read() == b""
 
 
+# ---- the REPL (no command) ---------------------------------------------
+
+def repl_cmd(conn, stream, line):
+    """Expect the REPL's EXEC of a shell line on stream, with its stdin
+    ended at once."""
+    ftype, flags, st, payload = conn.frame()
+    assert (ftype, flags, st) == (EXEC, 1, stream)
+    assert payload == exec_payload([line])
+    assert conn.frame() == (STDIN, 1, stream, b"")
+
+
+def test_repl_runs_lines_on_growing_streams(fake):
+    """Piped lines: each one a shell command on the next odd stream of one
+    connection, after the last one ended; blank lines skipped; stdout and
+    stderr kept apart; the status is the last command's."""
+    c = Client(["--insecure", fake.target], stdin=subprocess.PIPE)
+    c.proc.stdin.write(b"echo one\n\n   \t\necho two >&2; exit 3\r\n"
+                       b"false\n")
+    c.proc.stdin.close()
+    conn = fake.accept()
+    assert conn.read(len(HELLO_BYTES)) == HELLO_BYTES
+    conn.send(hello())
+    repl_cmd(conn, 1, b"echo one")
+    # Nothing of the next line goes out before this one ends.
+    time.sleep(0.2)
+    assert conn.quiet()
+    conn.send(frame(EXEC_OK, 1), frame(STDOUT, 1, b"one\n"), exited(0, 1))
+    repl_cmd(conn, 3, b"echo two >&2; exit 3")
+    conn.send(frame(EXEC_OK, 3), frame(STDERR, 3, b"two\n"), exited(3, 3))
+    repl_cmd(conn, 5, b"false")
+    conn.send(frame(EXEC_OK, 5), exited(1, 5))
+    conn.eof()
+    assert c.finish() == (1, b"one\n", "two\n")
+
+
+def test_repl_exit_and_errors_of_one_command(fake):
+    """A command's own failure (not found, killed) is reported and the
+    REPL goes on; `exit` ends it with the last status; the connection's
+    end is graceful."""
+    c = Client(["--insecure", fake.target], stdin=subprocess.PIPE)
+    c.proc.stdin.write(b"a\nb\nc\nexit\nnever\n")
+    c.proc.stdin.close()
+    conn = fake.accept()
+    assert conn.read(len(HELLO_BYTES)) == HELLO_BYTES
+    conn.send(hello())
+    repl_cmd(conn, 1, b"a")
+    conn.send(error(1, CODES["POLICY"], b"no shell here"))
+    repl_cmd(conn, 3, b"b")
+    conn.send(frame(EXEC_OK, 3), killed(b"KILL", stream=3))
+    repl_cmd(conn, 5, b"c")
+    conn.send(frame(EXEC_OK, 5), exited(4, 5))
+    conn.eof()
+    rc, out, err = c.finish()
+    assert (rc, out) == (4, b"")
+    assert err == ("sockit: exec: /bin/sh: refused by the policy of "
+                   "127.0.0.1: no shell here\n"
+                   "sockit: exec: remote command killed by SIGKILL\n")
+
+
+def test_repl_server_goes_away(fake):
+    """The server closes while the REPL waits for a line: a clear error
+    and 255, at once, not at the next line."""
+    c = Client(["--insecure", fake.target], stdin=subprocess.PIPE)
+    conn = fake.accept()
+    assert conn.read(len(HELLO_BYTES)) == HELLO_BYTES
+    conn.send(hello(), error(0, CODES["SHUTDOWN"]))
+    conn.sock.close()
+    rc = c.proc.wait(WAIT)
+    assert rc == 255
+    assert c.proc.stderr.read() == (
+        "sockit: exec: %s: the server is shutting down\n" % fake.name).encode()
+    c.proc.stdin.close()
+
+
+def test_repl_ignores_what_crosses_a_reset(fake):
+    """Two Ctrl-C abandon a command (RESET); its late output is ignored,
+    and the next line runs on the next stream."""
+    r, w = os.pipe()
+    c = Client(["--insecure", fake.target], stdin=r)
+    os.close(r)
+    conn = fake.accept()
+    assert conn.read(len(HELLO_BYTES)) == HELLO_BYTES
+    conn.send(hello())
+    os.write(w, b"sleep 100\n")
+    repl_cmd(conn, 1, b"sleep 100")
+    conn.send(frame(EXEC_OK, 1))
+    c.proc.send_signal(signal.SIGINT)
+    assert conn.frame() == (SIGNAL, 0, 1, b"INT")
+    c.proc.send_signal(signal.SIGINT)
+    assert conn.frame() == (RESET, 0, 1, struct.pack(">H", CODES["CANCEL"]))
+    conn.send(frame(STDOUT, 1, b"late\n"), exited(0, 1))
+    os.write(w, b"echo next\n")
+    os.close(w)
+    repl_cmd(conn, 3, b"echo next")
+    conn.send(frame(EXEC_OK, 3), frame(STDOUT, 3, b"next\n"), exited(0, 3))
+    conn.eof()
+    assert c.finish() == (0, b"next\n", "")
+
+
 # ---- local errors ------------------------------------------------------
 
 def test_connection_refused():
@@ -765,8 +864,6 @@ def test_insecure_only_to_loopback():
 
 @pytest.mark.parametrize("args,msg", [
     ([], "expected HOST[:PORT]"),
-    (["127.0.0.1"], "no command: give CMD [ARG...] or -c LINE"),
-    (["127.0.0.1", "--"], "no command: give CMD [ARG...] or -c LINE"),
     (["127.0.0.1", "-c", "ls", "--", "ls"], "give -c LINE or CMD [ARG...], not both"),
     (["127.0.0.1", "-c", ""], "-c: the command line is empty"),
     (["127.0.0.1", "--", ""], "CMD is empty"),

@@ -12,7 +12,10 @@
  * window and then of everything written, so that the server's credit is
  * whole again; STDIN room bounded by the credit and the frame size,
  * WINDOW_UPDATE from the server adding to it and refused past 2^31-1;
- * after RESET, everything on the stream ignored. Each input ends right
+ * after RESET, everything on the stream ignored; the next command on the
+ * same connection keeps the HELLO, starts fresh books, ignores what
+ * crosses a RESET of an earlier stream and refuses frames on an earlier
+ * stream that ended. Each input ends right
  * before a guard page (frames over a page use a guarded mapping of their
  * own).
  */
@@ -427,6 +430,36 @@ static void test_reset_ignores_the_rest(void **st)
 	bad(f_data(SK_FRAME_STDOUT, 2, 1, 'a'), SK_FRAME_CODE_BAD_STREAM, NULL);
 }
 
+static void test_next_command(void **st)
+{
+	(void)st;
+	started();
+	ok(f_exit(1, 0, NULL, 0), SK_EXEC_EV_EXIT);
+	/* Stream 1 ended: the next command opens stream 3. */
+	sk_exec_client_next(&xc, 3);
+	assert_true(xc.hello);
+	assert_true(sk_exec_client_open(&xc));
+	assert_int_equal(xc.out_credit, SK_EXEC_WINDOW);
+	assert_int_equal(xc.in_credit, SK_EXEC_WINDOW);
+	/* Nothing may come on the stream that ended. */
+	bad(f_data(SK_FRAME_STDOUT, 1, 1, 'a'), SK_FRAME_CODE_BAD_STREAM, NULL);
+	ok(f_empty(SK_FRAME_EXEC_OK, 0, 3), SK_EXEC_EV_STARTED);
+	ok(f_data(SK_FRAME_STDOUT, 3, 2, 'b'), SK_EXEC_EV_STDOUT);
+	/* Stream 3 is reset and stream 5 opened: what crosses the RESET on
+	 * 3 is ignored, even beyond its credit; 5 goes on. */
+	sk_exec_client_reset(&xc);
+	sk_exec_client_next(&xc, 5);
+	ok(f_data(SK_FRAME_STDOUT, 3, SK_FRAME_MAX_PAYLOAD, 'c'),
+	   SK_EXEC_EV_NONE);
+	ok(f_exit(3, 0, NULL, 0), SK_EXEC_EV_NONE);
+	ok(f_empty(SK_FRAME_EXEC_OK, 0, 5), SK_EXEC_EV_STARTED);
+	ok(f_exit(5, 0, NULL, 0), SK_EXEC_EV_EXIT);
+	/* Stream 7 after a stream that ended: 3 is still ignored, 5 not. */
+	sk_exec_client_next(&xc, 7);
+	ok(f_exit(3, 0, NULL, 0), SK_EXEC_EV_NONE);
+	bad(f_exit(5, 0, NULL, 0), SK_FRAME_CODE_BAD_STREAM, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -437,6 +470,7 @@ int main(void)
 		cmocka_unit_test(test_output_credit),
 		cmocka_unit_test(test_stdin_credit),
 		cmocka_unit_test(test_reset_ignores_the_rest),
+		cmocka_unit_test(test_next_command),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
