@@ -470,6 +470,13 @@ void sk_conn_hold(struct sk_conn *c, int hold)
 	}
 }
 
+void sk_conn_kick(struct sk_conn *c)
+{
+	if (c->closing || c->ending || c->held)
+		return;
+	sk__ready_add(c);
+}
+
 void sk_conn_progress(struct sk_conn *c)
 {
 	c->req_start = 0;
@@ -939,7 +946,7 @@ static int sk__budget(struct sk_server *s)
 
 static void sk__conn_run(struct sk_conn *c)
 {
-	int want;
+	int want, partial = 0;
 
 	if (c->closing || c->ending)
 		return;
@@ -974,6 +981,10 @@ static void sk__conn_run(struct sk_conn *c)
 			return;
 		if (used > c->inlen)
 			used = c->inlen;
+		/* Nothing taken: the rest is an incomplete request, which
+		 * waits for more bytes, not for the next turn (calling again
+		 * with the same bytes would spin the loop). */
+		partial = used == 0;
 		memmove(c->in, c->in + used, c->inlen - used);
 		c->inlen -= used;
 	}
@@ -983,7 +994,7 @@ static void sk__conn_run(struct sk_conn *c)
 		return;
 	}
 later:
-	if (c->inlen > 0 && !c->paused && !c->held)
+	if (c->inlen > 0 && !c->paused && !c->held && !partial)
 		sk__ready_add(c);
 	want = !c->paused && !c->eof && c->inlen < c->incap;
 	if (want && !c->reading) {

@@ -194,7 +194,9 @@ struct sk_service {
 	 * the next call. Handle a bounded amount per call (the platform
 	 * calls again on a later loop turn with what is left) and stop early
 	 * when sk_conn_paused(). Call sk_conn_progress() for each complete
-	 * request. NULL: the service never reads (send and close). */
+	 * request. Returning 0 says the input is an incomplete request: the
+	 * next call waits for more bytes (or sk_conn_kick()). NULL: the
+	 * service never reads (send and close). */
 	size_t (*tcp_read)(struct sk_conn *c, const char *buf, size_t len);
 	/* TCP: the connection is closing, for reason; called once, whatever
 	 * the path. Free what the connection holds. May be NULL. */
@@ -276,6 +278,10 @@ int sk_conn_paused(const struct sk_conn *c);
  * running, a caller waits for a place). Releasing resumes on the next
  * loop turn. */
 void sk_conn_hold(struct sk_conn *c, int hold);
+/* Call tcp_read again on a later loop turn with the input buffered now,
+ * even if no byte arrives (a line protocol's timer that takes a partial
+ * line as whole, say). */
+void sk_conn_kick(struct sk_conn *c);
 /* A complete request was handled: the request deadline starts again. */
 void sk_conn_progress(struct sk_conn *c);
 /* Close once the queued output is sent (gracefully: see server.c). */

@@ -413,6 +413,27 @@ def test_not_our_protocol_and_truncation(ex):
     assert c.run(1) == (b"fine\n", b"", exit_code(0))
 
 
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_a_partial_frame_waits_without_spinning(ex):
+    """A frame cut short waits for its bytes in poll, not in a loop: the
+    server burnt all of a core while one was pending."""
+    s, path = ex
+    c = Client(path)
+    whole = exec_frame(1, [b"echo", b"whole"])
+    c.send(whole[:5])
+    before, t0 = cpu_seconds(s.proc.pid), time.monotonic()
+    time.sleep(1.0)
+    used = cpu_seconds(s.proc.pid) - before
+    assert used < 0.5 * (time.monotonic() - t0), used
+    c.send(whole[5:])
+    assert c.run(1) == (b"whole\n", b"", exit_code(0))
+
+
 # ---- TLS ----
 
 def keyfile(tmp_path, ident="alice", key=bytes(range(32)), mode=0o600):
