@@ -24,6 +24,41 @@
  * answered with an error and skipped without being buffered. */
 #define SK_LINE_MAX SK_TIMEFMT_MAX_IN
 
+/* One chat line, its LF and CR not counted: a member cannot make the
+ * room hold or relay more than this per message. A longer line is
+ * refused once and skipped up to its LF without being buffered. */
+#define SK_CHAT_LINE_MAX 4096
+
+/* A chat connection's input buffer: a line of the maximum and its CR LF.
+ * The line splitter never needs more held, as an unfinished line that
+ * would not fit is already known to be too long, so a peer that never
+ * sends LF cannot make a member's buffer grow. */
+#define SK_CHAT_INBUF (SK_CHAT_LINE_MAX + 2)
+
+/* A chat nick; bounds the prefix of every relayed line and the size of
+ * the room's nick table entries. */
+#define SK_CHAT_NICK_MAX 24
+
+/* Bytes of an unknown chat command's name echoed back in the error
+ * notice, so a 4 KiB "/xxxx..." does not come back 4 KiB long. */
+#define SK_CHAT_CMD_SHOW 32
+
+/* The chat sanitiser's worst case, in output bytes per input byte. Each
+ * step reads k >= 1 bytes (one character, or one invalid sequence or
+ * forbidden character) and writes them unchanged or writes U+FFFD (3
+ * bytes) instead; a single byte replaced (a C0 control, DEL, a stray
+ * 0x80-0xFF byte) is the worst: 1 in, 3 out. src/proto/chat.c asserts
+ * this statically. */
+#define SK_CHAT_CLEAN_GROWTH 3
+#define SK_CHAT_CLEAN_MAX(len) ((len) * SK_CHAT_CLEAN_GROWTH)
+
+/* One formatted chat output line: the longest form, "<NICK> TEXT" and
+ * LF, with the longest nick and a line of the maximum that the sanitiser
+ * grew as much as it can (12316 bytes). It bounds what one message puts
+ * in every member's write queue. */
+#define SK_CHAT_OUT_MAX                                                        \
+	(1 + SK_CHAT_NICK_MAX + 2 + SK_CHAT_CLEAN_MAX(SK_CHAT_LINE_MAX) + 1)
+
 /* Input buffered per TCP connection; libuv reads no more than this, so a
  * peer that pipelines faster than it is served waits in the kernel. */
 #define SK_CONN_INBUF 4096
