@@ -197,6 +197,32 @@
  * command line cannot be longer than a frame anyway. */
 #define SK_EDIT_LINE_MAX (SK_FRAME_MAX_PAYLOAD + 1)
 
+/* chat: members at once, at most (a setting's bound), and callers on
+ * hold; the nick table is sized for both. */
+#define SK_CHAT_MEMBERS_MAX 100000
+#define SK_CHAT_HELD_MAX 10000
+/* chat's own max-conn: the room's 10,000 members, with room to spare
+ * for callers on hold. */
+#define SK_CHAT_CONN_DEFAULT 16384
+/* chat's max-output: what one member may have queued before it is
+ * disconnected as too slow; 10,000 members stuck at it would hold
+ * 2.5 GiB, which max-output-total caps first. */
+#define SK_CHAT_OUTPUT_DEFAULT (256 * 1024)
+/* ms a partial line waits for its LF before it is taken as whole (the
+ * tutorial's client sends none, and waits for an answer). */
+#define SK_CHAT_PARTIAL_MS 250
+/* Lines of one member handled per call, so a flood from one member
+ * cannot hold the loop (STYLE 10). */
+#define SK_CHAT_LINES_PER_TURN 64
+
+/* A line the daemon's operator types at its console (--chat-console);
+ * longer ones are cut. */
+#define SK_CONSOLE_LINE_MAX 4096
+/* Output queued for the daemon's console; past it lines are dropped and
+ * counted, so an operator's terminal that is not read cannot grow the
+ * daemon. */
+#define SK_CONSOLE_OUT_MAX (1024 * 1024)
+
 /* A pre-shared key: 32 random bytes (256 bits), one per client identity. */
 #define SK_KEY_LEN 32
 /* A client identity in a key file (sent in clear in the TLS handshake). */

@@ -3,6 +3,7 @@
 
 #include "clock.h"
 #include "services.h"
+#include "svc_chat.h"
 #include "svc_daytime.h"
 #include "svc_exec.h"
 #include "svc_ntp.h"
@@ -11,7 +12,7 @@
 #include "svc_welcome.h"
 
 const struct sk_service *const sk_services[] = {
-	&sk_welcome, &sk_exec, &sk_timefmt, &sk_daytime, &sk_time, &sk_ntp,
+	&sk_welcome, &sk_chat, &sk_exec, &sk_timefmt, &sk_daytime, &sk_time, &sk_ntp,
 	NULL,
 };
 
