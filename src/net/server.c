@@ -1180,6 +1180,13 @@ static void sk__accept_one(struct sk_listener *l)
 	/* Replies to requests go out at once, not after Nagle's delay. */
 	if (l->transport != SK_UNIX)
 		uv_tcp_nodelay(&c->u.tcp, 1);
+	/* What the kernel holds for a peer that reads slowly is bounded
+	 * too (the kernel doubles the value for its own bookkeeping). */
+	if (v->lim.sndbuf != 0) {
+		int size = (int)v->lim.sndbuf;
+
+		(void)uv_send_buffer_size(&c->u.h, &size);
+	}
 	sk__conn_run(c);
 }
 

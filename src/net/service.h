@@ -96,6 +96,10 @@ struct sk_svc_limits {
 				   * connection is closed (hard cap) */
 	unsigned pause_output;    /* bytes queued for one peer before we
 				   * stop reading its requests (soft cap) */
+	unsigned sndbuf;          /* the kernel's send buffer for each TCP
+				   * peer, in bytes (SO_SNDBUF); 0: the
+				   * kernel's own, which grows to tcp_wmem's
+				   * maximum for a peer that reads slowly */
 	struct sk_rate rate;      /* UDP datagrams in, per source */
 	struct sk_rate global;    /* UDP datagrams in, all sources */
 	struct sk_rate out;       /* UDP datagrams out, all peers: a relay

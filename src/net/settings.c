@@ -31,6 +31,10 @@ const struct sk_opt sk_limit_opts[] = {
 		   1024 * 1024 * 1024, NULL, "BYTES",
 		   "output queued for one TCP peer before it is\n"
 		   "disconnected"),
+	SK_OPT_NUM(SK_OPT_UINT, "sndbuf", SK__LIM(sndbuf), 0,
+		   64 * 1024 * 1024, NULL, "BYTES",
+		   "the kernel's send buffer for each TCP peer\n"
+		   "(0 = the kernel's, autotuned)"),
 	SK_OPT_NUM(SK_OPT_UINT, "rate", SK__LIM(rate.rate), 0, 1000000, NULL,
 		   "N", "UDP datagrams a second per source (0 = none)"),
 	SK_OPT_NUM(SK_OPT_UINT, "burst", SK__LIM(rate.burst), 1, 1000000, NULL,

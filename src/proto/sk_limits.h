@@ -208,6 +208,10 @@
  * disconnected as too slow; 10,000 members stuck at it would hold
  * 2.5 GiB, which max-output-total caps first. */
 #define SK_CHAT_OUTPUT_DEFAULT (256 * 1024)
+/* chat's sndbuf: the kernel's send buffer for each member (SO_SNDBUF;
+ * the kernel doubles it). Left to autotuning, one slow member could hold
+ * megabytes of kernel memory on top of its max-output. */
+#define SK_CHAT_SNDBUF_DEFAULT (32 * 1024)
 /* ms a partial line waits for its LF before it is taken as whole (the
  * tutorial's client sends none, and waits for an answer). */
 #define SK_CHAT_PARTIAL_MS 250

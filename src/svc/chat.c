@@ -105,6 +105,9 @@ static const struct sk_svc_limits sk__chat_limits = {
 	.request_timeout = SK_CONN_REQUEST_DEFAULT,
 	.max_output = SK_CHAT_OUTPUT_DEFAULT,
 	.pause_output = SK_CHAT_OUTPUT_DEFAULT / 2,
+	/* A member that reads slowly costs the kernel this much, not the
+	 * megabytes tcp_wmem would let its buffer grow to. */
+	.sndbuf = SK_CHAT_SNDBUF_DEFAULT,
 	.rate = { 20, 40, 0 },
 	.global = { 10000, 10000, 0 },
 	.out = { 100000, 100000, 0 },
@@ -202,11 +205,23 @@ static void sk__list_del(struct sk__list *l, struct sk__member *m)
 
 /* ---- nicks ---- */
 
+/* The bucket of a nick: FNV-1a over its lower-case bytes, from a secret
+ * of this run's, so strangers cannot pick nicks that all share one chain
+ * (the core's sk_chat_nick_hash() has no key). */
 static struct sk__member **sk__slot(struct sk__room *r, const char *p,
 				    size_t n)
 {
-	return &r->nicks[(sk_chat_nick_hash(p, n) ^ r->nseed) * 2654435761u >>
-			 8 & r->nmask];
+	uint32_t h = r->nseed;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)p[i];
+
+		h ^= ch >= 'A' && ch <= 'Z' ? ch + 32u : ch;
+		h *= 16777619u;
+	}
+	h ^= h >> 15;
+	h *= 2654435761u;
+	return &r->nicks[(h ^ h >> 13) & r->nmask];
 }
 
 static struct sk__member *sk__nick_find(struct sk__room *r, const char *p,

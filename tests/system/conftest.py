@@ -50,7 +50,7 @@ def split_hostport(s):
 class Server:
     """A running `sockit serve`."""
 
-    def __init__(self, args, env=None, timeout=20):
+    def __init__(self, args, env=None, timeout=20, stdin=None):
         self.args = args
         # The wall clock before the daemon exists: nothing it stamps from
         # its clock can be earlier.
@@ -60,12 +60,14 @@ class Server:
         full_env.update(env or {})
         self.proc = subprocess.Popen(
             [SOCKIT, "serve"] + list(args),
+            stdin=stdin,
             stdout=subprocess.PIPE,
             stderr=self.log,
             env=full_env,
         )
         self.addrs = {}
         self.lines = []  # what it printed on stdout before "ready"
+        self.rest = b""  # what followed "ready" in the same read
         self.stopped = False
         buf = b""
         deadline = time.monotonic() + timeout
@@ -93,6 +95,7 @@ class Server:
                     self.addrs.setdefault((m.group(1), m.group(2)), []).append(
                         split_hostport(m.group(3)))
                 elif line.startswith("sockit: ready"):
+                    self.rest = buf
                     return
 
     def addr(self, service, proto, family=socket.AF_INET):
@@ -137,8 +140,8 @@ def serve():
     code or last log lines); the finalizer then only checks the exit code."""
     started = []
 
-    def start(*args, env=None):
-        s = Server(args, env=env)
+    def start(*args, env=None, stdin=None):
+        s = Server(args, env=env, stdin=stdin)
         started.append(s)
         return s
 

@@ -48,7 +48,7 @@ def test_usage_errors_exit_2():
 
 @pytest.mark.parametrize("arg,msg", [
     ("nosuch", "sockit: serve: 'nosuch': unknown service 'nosuch' "
-               "(know welcome, exec, timefmt, daytime, time, ntp)"),
+               "(know welcome, chat, exec, timefmt, daytime, time, ntp)"),
     ("welcome/udp", "sockit: serve: 'welcome/udp': welcome has no udp transport"),
     ("daytime/sctp", "sockit: serve: 'daytime/sctp': expected SERVICE[/tcp|/udp][=[ADDR]:PORT]"),
     ("daytime=127.0.0.1:99999", "sockit: serve: 'daytime=127.0.0.1:99999': port must be a number from 0 to 65535"),
@@ -95,7 +95,7 @@ def test_serve_picks_services_and_transports(serve):
 def test_serve_defaults_listen_on_documented_ports(serve):
     """No arguments: every service on its default port (skipped when one of
     them is taken on this machine)."""
-    for port in (8080, 8082, 8083, 10013, 10037, 10123):
+    for port in (8080, 8081, 8082, 8083, 10013, 10037, 10123):
         with socket.socket() as t:
             if t.connect_ex(("127.0.0.1", port)) == 0:
                 pytest.skip("port %d is in use here" % port)
@@ -103,6 +103,7 @@ def test_serve_defaults_listen_on_documented_ports(serve):
     got = {k: sorted(p for _, p in v) for k, v in s.addrs.items()}
     assert got == {
         ("welcome", "tcp"): [8080, 8080],
+        ("chat", "tcp"): [8081, 8081],
         ("exec", "tcp"): [8082, 8082],
         ("timefmt", "tcp"): [8083, 8083], ("timefmt", "udp"): [8083, 8083],
         ("daytime", "tcp"): [10013, 10013], ("daytime", "udp"): [10013, 10013],
