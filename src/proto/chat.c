@@ -278,7 +278,8 @@ static const struct {
 } sk__cmds[] = {
 	{ "me", SK_CHAT_ME, 1 },     { "nick", SK_CHAT_NICK, 1 },
 	{ "who", SK_CHAT_WHO, 0 },   { "quit", SK_CHAT_QUIT, 0 },
-	{ "help", SK_CHAT_HELP, 0 },
+	{ "help", SK_CHAT_HELP, 0 },	{ "hello", SK_CHAT_HELLO, 0 },
+	{ "ack", SK_CHAT_ACK, 1 },
 };
 
 void sk_chat_parse(const char *line, size_t len, struct sk_chat_cmd *cmd)

@@ -125,6 +125,10 @@ enum sk_chat_cmd_kind {
 	SK_CHAT_WHO,     /* /who; arg is anything after it */
 	SK_CHAT_QUIT,    /* /quit [REASON]; arg is REASON, maybe empty */
 	SK_CHAT_HELP,    /* /help; arg is anything after it */
+	SK_CHAT_HELLO,   /* /hello: a client asks for the greeting (over UDP,
+			  * with a cookie); arg is anything after it */
+	SK_CHAT_ACK,     /* /ack COOKIE: a UDP client proves its address;
+			  * arg is COOKIE (BADARG when empty) */
 	SK_CHAT_UNKNOWN, /* /NAME not known; arg is NAME, cut */
 	SK_CHAT_BADARG,  /* /me or /nick with nothing after; arg is its name */
 };
@@ -151,8 +155,8 @@ struct sk_chat_cmd {
  * either end. Known names: me (ME; BADARG when the argument is empty),
  * nick (NICK; BADARG when empty; sk_chat_nick_valid() is up to the
  * caller), who (WHO), quit (QUIT; the argument is an optional reason),
- * help (HELP). WHO and HELP carry their argument, which a service may
- * ignore. Any other name (empty included: "/" alone) is UNKNOWN, and so
+ * help (HELP), hello (HELLO), ack (ACK; BADARG when empty). WHO, HELP
+ * and HELLO carry their argument, which a service may ignore. Any other name (empty included: "/" alone) is UNKNOWN, and so
  * is a known name run into more letters ("/whoami" is UNKNOWN "whoami").
  * For BADARG, arg is the command's name as typed (for "/ME", "ME"); for
  * UNKNOWN, the name cut to at most SK_CHAT_CMD_SHOW bytes, and further

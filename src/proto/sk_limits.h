@@ -212,6 +212,17 @@
  * the kernel doubles it). Left to autotuning, one slow member could hold
  * megabytes of kernel memory on top of its max-output. */
 #define SK_CHAT_SNDBUF_DEFAULT (32 * 1024)
+/* chat over UDP: peers at once, at most (a setting's bound; the address
+ * table has twice as many buckets). */
+#define SK_CHAT_UDP_PEERS_MAX 4096
+/* What a UDP peer that has not proven its address may be sent: this many
+ * datagrams per datagram it sent, at most this many banked, each at most
+ * SK_CHAT_UDP_GROWTH times the size of its last datagram: a spoofed
+ * source cannot turn the room into a reflector. QUIC allows 3 times
+ * before validation too. */
+#define SK_CHAT_UDP_CREDIT 1
+#define SK_CHAT_UDP_CREDIT_MAX 4
+#define SK_CHAT_UDP_GROWTH 3
 /* ms a partial line waits for its LF before it is taken as whole (the
  * tutorial's client sends none, and waits for an answer). */
 #define SK_CHAT_PARTIAL_MS 250

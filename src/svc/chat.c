@@ -40,11 +40,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <uv.h>
 
 #include "../net/console.h"
 #include "../net/log.h"
+#include "../net/sockaddr.h"
 #include "../proto/chat.h"
 #include "../proto/ratelimit.h"
 
@@ -56,6 +58,10 @@ struct sk__chat_cfg {
 	unsigned max_held;       /* callers waiting for a place */
 	unsigned line_rate;      /* lines per second per member */
 	unsigned line_burst;     /* lines at once per member */
+	unsigned udp_expire;     /* s a UDP peer stays after its last datagram */
+	unsigned udp_max_peers;  /* UDP peers at once */
+	unsigned udp_trust_loopback; /* loopback peers need not prove their
+				      * address (nobody can spoof it) */
 };
 
 static int sk__console_nick_set(void *settings, const char *val, char *err,
@@ -93,6 +99,17 @@ static const struct sk_opt sk__chat_opts[] = {
 		   "10", "N", "lines a member may say per second"),
 	SK_OPT_NUM(SK_OPT_UINT, "line-burst", SK__OFF(line_burst), 1, 1000000,
 		   "20", "N", "lines a member may say at once"),
+	SK_OPT_NUM(SK_OPT_UINT, "udp-expire", SK__OFF(udp_expire), 1, 86400,
+		   "60", "S", "a UDP peer leaves this long after its last\n"
+		   "datagram"),
+	SK_OPT_NUM(SK_OPT_UINT, "udp-max-peers", SK__OFF(udp_max_peers), 1,
+		   SK_CHAT_UDP_PEERS_MAX, "256", "N",
+		   "UDP peers in the room at once; a datagram\n"
+		   "from one more is dropped"),
+	SK_OPT_NUM(SK_OPT_UINT, "udp-trust-loopback", SK__OFF(udp_trust_loopback),
+		   0, 1, "1", "0|1",
+		   "UDP peers on loopback need not prove their\n"
+		   "address (/hello, /ack) to get every line"),
 	SK_OPT_END,
 };
 
@@ -126,7 +143,8 @@ struct sk__member {
 					   * queue */
 	struct sk__member *hnext;         /* the nick table's chain */
 	struct sk__member *pprev, *pnext; /* members with a partial line */
-	struct sk_conn *c;                /* NULL for the console */
+	struct sk_conn *c;                /* a TCP member's; else NULL */
+	struct sk__peer *up;              /* a UDP peer's; else NULL */
 	uint64_t partial_at;              /* loop ms the partial line was
 					   * first seen; 0: none */
 	uint64_t told_flood;              /* loop ms of the last "slow down" */
@@ -139,6 +157,27 @@ struct sk__member {
 	uint8_t onpartial;                /* on the partial list */
 	uint8_t nicklen;                  /* bytes in nick */
 	char nick[SK_CHAT_NICK_MAX + 1];  /* NUL-terminated too */
+};
+
+/*
+ * A UDP peer: a member known by its address. Until it proves that
+ * address (it sends back the cookie of the greeting it asked for with
+ * /hello, or it is on loopback and udp-trust-loopback is on), it is sent
+ * at most SK_CHAT_UDP_CREDIT datagrams per datagram it sent, each at
+ * most SK_CHAT_UDP_GROWTH times the size of its last: a spoofed source
+ * cannot make the room a reflector.
+ */
+struct sk__peer {
+	struct sk__member m;           /* first: the member */
+	struct sk__peer *anext;        /* the address table's chain */
+	struct sk_udp *u;              /* the socket it talks to */
+	struct sockaddr_storage addr;  /* its address */
+	uint64_t seen;                 /* loop ms of its last datagram */
+	uint64_t cookie;               /* what /ack must send back */
+	uint32_t credit;               /* datagrams it may still be sent */
+	uint32_t credit_bytes;         /* the most bytes in one of them */
+	uint8_t proven;                /* its address is proven */
+	uint8_t cookied;               /* it was sent its cookie */
 };
 
 /* A list of members: the room, or the hold queue. */
@@ -163,6 +202,14 @@ struct sk__room {
 	struct sk_console *con;        /* its terminal, when on */
 	uv_timer_t timer;              /* the partial-line scan */
 	int timer_on;                  /* it runs */
+	struct sk__peer **peers;       /* UDP peers by address */
+	unsigned npeers;               /* how many */
+	uint32_t aseed;                /* mixed into the address hash */
+	uv_timer_t expire;             /* the UDP peers' expiry scan */
+	int expire_on;                 /* it runs */
+	unsigned long udp_unsent;      /* lines an unproven peer was not
+					* sent (over its credit) */
+	unsigned long udp_refused;     /* datagrams from one peer too many */
 	int stopping;                  /* shutdown began: no more notices */
 	unsigned long lines;           /* lines said */
 	unsigned long dropped_flood;   /* lines over a flood limit */
@@ -291,6 +338,20 @@ static size_t sk__greeting(const struct sk__room *r,
 			      n > 0 ? (size_t)n : 0);
 }
 
+/* One datagram to a UDP peer, within its credit while it is unproven. */
+static void sk__udp_put(struct sk__room *r, struct sk__peer *p, const char *s,
+			size_t n)
+{
+	if (!p->proven) {
+		if (p->credit == 0 || n > p->credit_bytes) {
+			r->udp_unsent++;
+			return;
+		}
+		p->credit--;
+	}
+	(void)sk_udp_send(p->u, (const struct sockaddr *)&p->addr, s, n);
+}
+
 /* Send one formatted line to one member (the console or a connection). */
 static void sk__put(struct sk__room *r, struct sk__member *m, const char *s,
 		    size_t n)
@@ -298,19 +359,22 @@ static void sk__put(struct sk__room *r, struct sk__member *m, const char *s,
 	char both[2 * SK_CHAT_OUT_MAX];
 	size_t k;
 
-	if (m->c == NULL) {
+	if (m->c == NULL && m->up == NULL) {
 		if (r->con != NULL)
 			(void)sk_console_write(r->con, s, n);
 		return;
 	}
-	if (m->greeted || m->state != SK__JOINED) {
-		(void)sk_conn_write(m->c, s, n);
-		return;
+	if (!m->greeted && m->state == SK__JOINED) {
+		m->greeted = 1;
+		k = sk__greeting(r, m, both);
+		memcpy(both + k, s, n);
+		s = both;
+		n += k;
 	}
-	m->greeted = 1;
-	k = sk__greeting(r, m, both);
-	memcpy(both + k, s, n);
-	(void)sk_conn_write(m->c, both, k + n);
+	if (m->up != NULL)
+		sk__udp_put(r, m->up, s, n);
+	else
+		(void)sk_conn_write(m->c, s, n);
 }
 
 /* A notice to one member. */
@@ -461,6 +525,110 @@ static void sk__leave(struct sk__room *r, struct sk__member *m,
 	sk__admit(r);
 }
 
+/* ---- UDP peers ---- */
+
+static struct sk__peer **sk__aslot(struct sk__room *r,
+				   const struct sockaddr *sa)
+{
+	int v6;
+	const uint8_t *a = sk_sockaddr_bytes(sa, &v6);
+	uint32_t h = r->aseed ^ sk_sockaddr_port(sa);
+
+	for (int i = 0; i < (v6 ? 16 : 4); i++) {
+		h ^= a[i];
+		h *= 16777619u;
+	}
+	h ^= h >> 15;
+	h *= 2654435761u;
+	return &r->peers[(h ^ h >> 13) & (2 * SK_CHAT_UDP_PEERS_MAX - 1)];
+}
+
+static int sk__same_addr(const struct sockaddr *a, const struct sockaddr *b)
+{
+	int v6a, v6b;
+	const uint8_t *x = sk_sockaddr_bytes(a, &v6a);
+	const uint8_t *y = sk_sockaddr_bytes(b, &v6b);
+
+	return v6a == v6b && sk_sockaddr_port(a) == sk_sockaddr_port(b) &&
+	       memcmp(x, y, v6a ? 16 : 4) == 0;
+}
+
+static struct sk__peer *sk__peer_find(struct sk__room *r,
+				      const struct sockaddr *sa)
+{
+	struct sk__peer *p;
+
+	for (p = *sk__aslot(r, sa); p != NULL; p = p->anext)
+		if (sk__same_addr((const struct sockaddr *)&p->addr, sa))
+			return p;
+	return NULL;
+}
+
+/* p leaves the room (why: NULL or a reason) and is freed. */
+static void sk__peer_drop(struct sk__room *r, struct sk__peer *p,
+			  const char *why)
+{
+	struct sk__peer **s = sk__aslot(r, (const struct sockaddr *)&p->addr);
+
+	while (*s != NULL && *s != p)
+		s = &(*s)->anext;
+	if (*s == p)
+		*s = p->anext;
+	r->npeers--;
+	sk__leave(r, &p->m, why);
+	free(p);
+}
+
+static void sk__expire(uv_timer_t *t)
+{
+	struct sk__room *r = t->data;
+	uint64_t now = sk__now_ms(r), ttl = (uint64_t)r->cfg->udp_expire * 1000;
+	char why[64];
+
+	snprintf(why, sizeof(why), "silent for %u s", r->cfg->udp_expire);
+	for (struct sk__member *m = r->room.head, *next; m != NULL; m = next) {
+		next = m->next;
+		/* next may be a peer dropped below: only ever drop m. */
+		if (m->up != NULL && now - m->up->seen >= ttl)
+			sk__peer_drop(r, m->up, why);
+	}
+	if (r->npeers == 0) {
+		uv_timer_stop(&r->expire);
+		r->expire_on = 0;
+	}
+}
+
+/* A new peer joins, if there is a place. */
+static struct sk__peer *sk__peer_new(struct sk__room *r, struct sk_udp *u,
+				     const struct sockaddr *from)
+{
+	struct sk__peer *p, **s;
+
+	if (r->npeers >= r->cfg->udp_max_peers ||
+	    r->room.n - (r->con != NULL) >= r->cfg->max_members)
+		return NULL;
+	p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return NULL;
+	p->m.up = p;
+	sk_chat_in_init(&p->m.in);
+	p->u = u;
+	memcpy(&p->addr, from, sk_sockaddr_len(from));
+	uv_random(NULL, NULL, &p->cookie, sizeof(p->cookie), 0, NULL);
+	p->proven = r->cfg->udp_trust_loopback && sk_sockaddr_is_loopback(from);
+	s = sk__aslot(r, from);
+	p->anext = *s;
+	*s = p;
+	r->npeers++;
+	if (!r->expire_on) {
+		r->expire_on = 1;
+		uv_timer_start(&r->expire, sk__expire, 1000, 1000);
+	}
+	sk__guest(r, &p->m);
+	sk__join(r, &p->m);
+	return p;
+}
+
 /* ---- what members say ---- */
 
 static void sk__help(struct sk__room *r, struct sk__member *m)
@@ -532,6 +700,28 @@ static void sk__nick(struct sk__room *r, struct sk__member *m,
 	sk__tell(r, m, "you are now %s", m->nick);
 }
 
+/* /ack COOKIE: a UDP peer proves its address. */
+static void sk__ack(struct sk__room *r, struct sk__member *m,
+		    const struct sk_chat_cmd *cmd)
+{
+	char hex[17];
+
+	if (m->up == NULL) {
+		sk__tell(r, m, "error: /ack is for UDP peers");
+		return;
+	}
+	if (m->up->proven)
+		return;
+	snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)m->up->cookie);
+	if (!m->up->cookied || cmd->arglen != 16 ||
+	    strncasecmp(cmd->arg, hex, 16) != 0) {
+		sk__tell(r, m, "error: wrong cookie (send /hello for one)");
+		return;
+	}
+	m->up->proven = 1;
+	sk__tell(r, m, "your address is proven: every line comes to you now");
+}
+
 /* One line from m. Returns 1 when m has left (/quit). */
 static int sk__line(struct sk__room *r, struct sk__member *m,
 		    const char *line, size_t len)
@@ -575,19 +765,39 @@ static int sk__line(struct sk__room *r, struct sk__member *m,
 		sk__help(r, m);
 		return 0;
 	case SK_CHAT_QUIT:
-		if (m->c == NULL)
+		if (m == &r->console)
 			return 0; /* the console stays; stop the daemon */
 		sk__tell(r, m, "bye");
 		{
-			char why[SK_CHAT_LINE_MAX + 1];
+			char why[SK_CHAT_CLEAN_MAX(200) + 1];
 			size_t n = sk_chat_clean(cmd.arg, cmd.arglen < 200
 						 ? cmd.arglen : 200, why);
 
 			why[n] = '\0';
+			if (m->up != NULL) {
+				sk__peer_drop(r, m->up, why);
+				return 1;
+			}
 			sk__leave(r, m, why);
 		}
 		sk_conn_end(m->c);
 		return 1;
+	case SK_CHAT_HELLO:
+		if (m->up == NULL)
+			sk__tell(r, m, "hello %s: nothing to prove here", m->nick);
+		else if (m->up->proven)
+			sk__tell(r, m, "hello %s: your address is proven", m->nick);
+		else {
+			m->up->cookied = 1;
+			sk__tell(r, m, "cookie %016llx: send /ack %016llx to be "
+				 "sent every line",
+				 (unsigned long long)m->up->cookie,
+				 (unsigned long long)m->up->cookie);
+		}
+		return 0;
+	case SK_CHAT_ACK:
+		sk__ack(r, m, &cmd);
+		return 0;
 	case SK_CHAT_BADARG:
 		sk__tell(r, m, "error: /%.*s needs %s", (int)cmd.arglen,
 			 cmd.arg, cmd.arglen == 4 ? "a NAME" : "an ACTION");
@@ -747,6 +957,54 @@ static void sk__console_line(void *arg, const char *line, size_t len)
 	(void)sk__line(r, &r->console, line, len);
 }
 
+/* ---- datagrams ---- */
+
+/*
+ * One datagram: each of its lines is said by its peer (a datagram with
+ * no LF is one line). A source the room keeps no state for is never
+ * answered with more bytes than it sent (STYLE 11).
+ */
+static void sk__chat_udp(struct sk_udp *u, const struct sockaddr *from,
+			 const char *in, size_t len)
+{
+	struct sk__room *r = SK__ROOM(sk_udp_svc(u));
+	struct sk__peer *p = sk__peer_find(r, from);
+	struct sk_chat_in st;
+	size_t off = 0;
+
+	if (p == NULL && (p = sk__peer_new(r, u, from)) == NULL) {
+		static const char full[] = "*** the room is full\n";
+
+		r->udp_refused++;
+		if (len >= sizeof(full) - 1)
+			(void)sk_udp_send(u, from, full, sizeof(full) - 1);
+		return;
+	}
+	p->seen = sk__now_ms(r);
+	p->credit = p->credit + SK_CHAT_UDP_CREDIT > SK_CHAT_UDP_CREDIT_MAX
+			    ? SK_CHAT_UDP_CREDIT_MAX
+			    : p->credit + SK_CHAT_UDP_CREDIT;
+	p->credit_bytes = (uint32_t)len * SK_CHAT_UDP_GROWTH;
+	sk_chat_in_init(&st);
+	while (off < len) {
+		const char *line;
+		size_t n, ll;
+		int rc = sk_chat_in_next(&st, in + off, len - off, 1, &n, &line,
+					 &ll);
+
+		off += n;
+		if (rc == SK_CHAT_PARTIAL)
+			break;
+		if (rc == SK_CHAT_TOOLONG) {
+			sk__tell(r, &p->m, "error: a line over %d bytes was "
+				 "not sent", SK_CHAT_LINE_MAX);
+			continue;
+		}
+		if (sk__line(r, &p->m, line, ll))
+			return; /* it left, and is gone */
+	}
+}
+
 /* ---- the service ---- */
 
 static int sk__chat_init(struct sk_svc *s)
@@ -772,6 +1030,17 @@ static int sk__chat_init(struct sk_svc *s)
 	r->flood.burst = cfg->line_burst;
 	uv_timer_init(sk_svc_loop(s), &r->timer);
 	r->timer.data = r;
+	uv_timer_init(sk_svc_loop(s), &r->expire);
+	r->expire.data = r;
+	r->peers = calloc(2 * SK_CHAT_UDP_PEERS_MAX, sizeof(*r->peers));
+	if (r->peers == NULL) {
+		uv_close((uv_handle_t *)&r->timer, NULL);
+		uv_close((uv_handle_t *)&r->expire, NULL);
+		free(r->nicks);
+		free(r);
+		return -ENOMEM;
+	}
+	uv_random(NULL, NULL, &r->aseed, sizeof(r->aseed), 0, NULL);
 	sk_svc_set_data(s, r);
 	if (cfg->console) {
 		size_t n = strlen(cfg->console_nick);
@@ -796,6 +1065,7 @@ static void sk__chat_stop(struct sk_svc *s)
 		return;
 	r->stopping = 1;
 	uv_close((uv_handle_t *)&r->timer, NULL);
+	uv_close((uv_handle_t *)&r->expire, NULL);
 	if (r->con != NULL) {
 		sk_console_close(r->con);
 		r->con = NULL;
@@ -811,13 +1081,21 @@ static void sk__chat_fini(struct sk_svc *s)
 	if (r->lines > 0 || r->dropped_flood > 0)
 		sk_log_info("chat: %lu lines said, %lu dropped as floods",
 			    r->lines, r->dropped_flood);
+	while (r->room.head != NULL) {
+		struct sk__member *m = r->room.head;
+
+		sk__list_del(&r->room, m);
+		if (m->up != NULL)
+			free(m->up);
+	}
+	free(r->peers);
 	free(r->nicks);
 	free(r);
 }
 
 const struct sk_service sk_chat = {
 	.name = "chat",
-	.transports = SK_TCP,
+	.transports = SK_TCP | SK_UDP,
 	.port = 8081,
 	.summary = "a chat room in plain lines (the tutorial's phone call)",
 	.opts = sk__chat_opts,
@@ -831,4 +1109,6 @@ const struct sk_service sk_chat = {
 	.tcp_accept = sk__chat_accept,
 	.tcp_read = sk__chat_read,
 	.tcp_close = sk__chat_close,
+	.udp_max_in = SK_CHAT_INBUF,
+	.udp_recv = sk__chat_udp,
 };

@@ -199,12 +199,14 @@ static void check_parse(const char *p, size_t n)
 		break;
 	case SK_CHAT_ME:
 	case SK_CHAT_NICK:
+	case SK_CHAT_ACK:
 		if (cmd.arglen == 0)
 			abort();
 		/* fall through */
 	case SK_CHAT_WHO:
 	case SK_CHAT_QUIT:
 	case SK_CHAT_HELP:
+	case SK_CHAT_HELLO:
 		if (p[0] != '/' ||
 		    (cmd.arglen > 0 &&
 		     (blank(cmd.arg[0]) || blank(cmd.arg[cmd.arglen - 1]))))

@@ -946,6 +946,11 @@ static void test_parse(void **state)
 	PARSE("/Quit  bye now  ", SK_CHAT_QUIT, "bye now");
 	PARSE("/help", SK_CHAT_HELP, "");
 	PARSE("/HELP nick", SK_CHAT_HELP, "nick");
+	/* /hello and /ack, for UDP clients. */
+	PARSE("/hello", SK_CHAT_HELLO, "");
+	PARSE("/ack 00ff", SK_CHAT_ACK, "00ff");
+	PARSE("/ACK", SK_CHAT_BADARG, "ACK");
+	PARSE("/acknowledge", SK_CHAT_UNKNOWN, "acknowledge");
 	/* Unknown names, and known ones run into more bytes. */
 	PARSE("/whoami", SK_CHAT_UNKNOWN, "whoami");
 	PARSE("/mee too", SK_CHAT_UNKNOWN, "mee");
