@@ -480,3 +480,162 @@ def test_ncat_and_socat_are_members(room):
              b"*** guest3 left\n")
     assert r.stdout == (b"*** welcome, you are guest3; 2 here; /help for "
                         b"commands\n*** bye\n")
+
+
+# ---- UDP ----
+
+class Peer:
+    """A UDP peer of the room."""
+
+    def __init__(self, addr, bind="127.0.0.1"):
+        self.addr = addr
+        self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.s.bind((bind, 0))
+        self.s.settimeout(WAIT)
+
+    def say(self, data):
+        self.s.sendto(data, self.addr)
+
+    def get(self):
+        data, src = self.s.recvfrom(65536)
+        assert src == self.addr
+        return data
+
+    def quiet(self):
+        r, _, _ = select.select([self.s], [], [], 0)
+        return not r
+
+
+def test_udp_peers_share_the_room_with_tcp_members(room):
+    s, addr = room()
+    a = Member(addr)
+    p = Peer(s.addr("chat", "udp"))
+    p.say(b"hello from udp")
+    a.greeted(b"guest1", 2)
+    a.expect(b"*** guest2 joined\n", b"<guest2> hello from udp\n")
+    a.say(b"hi udp\n")
+    # The greeting and the line in one datagram: the tutorial's client
+    # reads one.
+    assert p.get() == (b"*** welcome, you are guest2; 2 here; /help for "
+                       b"commands\n<guest1> hi udp\n")
+    # Each line of a datagram is a line of its own, each attributed.
+    p.say(b"/nick udpguy\none\n<guest1> two\n")
+    assert p.get() == b"*** you are now udpguy\n"
+    a.expect(b"*** guest2 is now udpguy\n", b"<udpguy> one\n",
+             b"<udpguy> <guest1> two\n")
+    p.say(b"/who")
+    assert p.get() == b"*** 2 here: guest1 udpguy\n"
+    q = Peer(s.addr("chat", "udp"))
+    q.say(b"third")
+    a.expect(b"*** guest3 joined\n", b"<guest3> third\n")
+    assert p.get() == b"*** guest3 joined\n"
+    assert p.get() == b"<guest3> third\n"
+    p.say(b"/quit done")
+    assert p.get() == b"*** bye\n"
+    a.expect(b"*** udpguy left (done)\n")
+    assert q.get().endswith(b"*** udpguy left (done)\n")
+
+
+def test_udp_peers_expire(room):
+    s, addr = room("--chat-udp-expire", "1")
+    a = Member(addr)
+    p = Peer(s.addr("chat", "udp"))
+    p.say(b"here")
+    a.greeted(b"guest1", 2)
+    a.expect(b"*** guest2 joined\n", b"<guest2> here\n",
+             b"*** guest2 left (silent for 1 s)\n")
+
+
+def test_udp_unproven_peer_is_never_an_amplifier(room):
+    """With loopback untrusted, a peer that has not proven its address
+    gets at most one datagram per datagram it sent, no bigger than three
+    times it; /hello and /ack prove it."""
+    s, addr = room("--chat-udp-trust-loopback", "0", "--chat-line-rate",
+                   "1000", "--chat-line-burst", "1000")
+    a = Member(addr)
+    p = Peer(s.addr("chat", "udp"))
+    p.say(b"x" * 40)                 # credit: 1 datagram of 120 bytes
+    a.greeted(b"guest1", 2)
+    a.expect(b"*** guest2 joined\n", b"<guest2> " + b"x" * 40 + b"\n")
+    for i in range(5):
+        a.say(b"line %d\n" % i)
+    # Only the first fits its credit (the greeting rides with it).
+    assert p.get() == (b"*** welcome, you are guest2; 2 here; /help for "
+                       b"commands\n<guest1> line 0\n")
+    a.say(b"y" * 200 + b"\n")
+    p.say(b"z" * 10)                 # credit: 1 of 30 bytes
+    a.expect(b"<guest2> " + b"z" * 10 + b"\n")
+    a.say(b"this line is longer than thirty bytes\n")
+    a.say(b"short\n")
+    assert p.get() == b"<guest1> short\n"
+    # Prove it: /hello, padded so the cookie fits, and /ack.
+    p.say(b"/hello" + b" " * 60)
+    got = p.get()
+    assert got.startswith(b"*** cookie ") and got.endswith(b" to be sent every line\n")
+    cookie = got.split()[2].rstrip(b":")
+    p.say(b"/ack " + b"0" * 16)
+    assert p.get() == b"*** error: wrong cookie (send /hello for one)\n"
+    p.say(b"/ack " + cookie)
+    assert p.get() == b"*** your address is proven: every line comes to you now\n"
+    for i in range(5):
+        a.say(b"again %d\n" % i)
+    for i in range(5):
+        assert p.get() == b"<guest1> again %d\n" % i
+
+
+def test_udp_room_full_and_garbage(room):
+    s, addr = room("--chat-max-members", "1")
+    a = Member(addr)
+    p = Peer(s.addr("chat", "udp"))
+    p.say(b"hi")                      # smaller than the notice: nothing
+    p.say(b"a datagram long enough to be told")
+    assert p.get() == b"*** the room is full\n"
+    assert p.quiet()
+    # Oversize datagrams are dropped unread; the room goes on.
+    q = Peer(s.addr("chat", "udp"))
+    q.say(b"z" * 5000)
+    a.say(b"/who\n")
+    a.greeted(b"guest1", 1)
+    a.expect(b"*** 1 here: guest1\n")
+
+
+def tutorial_udp(addr, lines):
+    p = subprocess.Popen([sys.executable, os.path.join(HERE, "tutorial",
+                                                       "udp_chat_client.py"),
+                          addr[0], str(addr[1])],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    return p
+
+
+def test_tutorial_udp_client_against_the_console_and_a_peer(room):
+    """The tutorial's UDP client sends a datagram and reads one: its
+    answer comes from the console, then from another peer."""
+    s, addr = room("--chat-console", "1", stdin=subprocess.PIPE)
+    uaddr = s.addr("chat", "udp")
+    k = Console(s)
+    p = Peer(uaddr)
+    p.say(b"/nick second")
+    assert k.line() == b"*** guest1 joined\n"
+    assert k.line() == b"*** guest1 is now second\n"
+    assert p.get() == (b"*** welcome, you are second; 2 here; /help for "
+                       b"commands\n*** you are now second\n")
+    t = tutorial_udp(uaddr, [])
+    t.stdin.write(b"hello\n")
+    t.stdin.flush()
+    assert k.line() == b"*** guest2 joined\n"
+    assert k.line() == b"<guest2> hello\n"
+    assert p.get() == b"*** guest2 joined\n"
+    assert p.get() == b"<guest2> hello\n"
+    k.say(b"hi there\n")
+    assert p.get() == b"<operator> hi there\n"
+    t.stdin.write(b"and you?\n")
+    t.stdin.flush()
+    assert k.line() == b"<guest2> and you?\n"
+    assert p.get() == b"<guest2> and you?\n"
+    p.say(b"me too")
+    assert k.line() == b"<second> me too\n"
+    out, err = t.communicate(timeout=WAIT)
+    assert out == (b">>: *** welcome, you are guest2; 3 here; /help for "
+                   b"commands\n<operator> hi there\n\n"
+                   b">>: <second> me too\n\n>>: "), err
