@@ -26,6 +26,7 @@ int sk_cmd_welcome(int argc, char **argv);
 int sk_cmd_time(int argc, char **argv);
 int sk_cmd_bench(int argc, char **argv);
 int sk_cmd_exec(int argc, char **argv);
+int sk_cmd_chat(int argc, char **argv);
 int sk_cmd_keygen(int argc, char **argv);
 
 /* Print `sockit help CMD` for cmd to stdout, or the overview for NULL.

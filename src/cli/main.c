@@ -31,6 +31,9 @@ static const struct sk_cmd sk__cmds[] = {
 	{ "welcome", sk_cmd_welcome, "print a welcome server's banner",
 #include "help_welcome.inc"
 	  , NULL },
+	{ "chat", sk_cmd_chat, "join a chat room (TCP or UDP)",
+#include "help_chat.inc"
+	  , NULL },
 	{ "time", sk_cmd_time, "ask a time server (timefmt, daytime, RFC 868, NTP)",
 #include "help_time.inc"
 	  , NULL },

@@ -639,3 +639,95 @@ def test_tutorial_udp_client_against_the_console_and_a_peer(room):
     assert out == (b">>: *** welcome, you are guest2; 3 here; /help for "
                    b"commands\n<operator> hi there\n\n"
                    b">>: <second> me too\n\n>>: "), err
+
+
+# ---- the client, sockit chat ----
+
+STAMP = rb"\[\d\d:\d\d:\d\d\] "
+
+
+def test_client_piped_tcp_and_udp(room):
+    """Scripted: the lines on stdin are said, what the room says is
+    printed with the time and no colour, and the end of input is /quit."""
+    import re
+    from conftest import SOCKIT
+    s, addr = room()
+    a = Member(addr)
+    p = subprocess.Popen([SOCKIT, "chat", "--nick", "scripted",
+                          "%s:%d" % addr], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    a.greeted(b"guest1", 2)
+    a.expect(b"*** guest2 joined\n", b"*** guest2 is now scripted\n")
+    a.say(b"hello \x1b[31mscripted\n")
+    # The client has taken its nick: the room's line comes after it.
+    p.stdin.write(b"hi from a pipe\n/me waves\n")
+    p.stdin.flush()
+    a.expect(b"<scripted> hi from a pipe\n", b"* scripted waves\n")
+    out, err = p.communicate(timeout=WAIT)
+    a.expect(b"*** scripted left\n")
+    assert (p.returncode, err) == (0, b"")
+    lines = out.split(b"\n")
+    want = [b"*** welcome, you are scripted; 2 here; /help for commands",
+            b"*** you are now scripted",
+            b"<guest1> hello \xef\xbf\xbd[31mscripted",
+            b"*** bye", b""]
+    assert len(lines) == len(want), out
+    for got, w in zip(lines, want):
+        assert w == b"" and got == b"" or re.fullmatch(STAMP + re.escape(w), got), out
+    # UDP: the client proves its address (trust of loopback off here).
+    s2, addr2 = room("--chat-udp-trust-loopback", "0")
+    b = Member(addr2)
+    r = subprocess.run([SOCKIT, "chat", "--udp", "%s:%d" % s2.addr("chat", "udp")],
+                       input=b"over udp\n", capture_output=True, timeout=WAIT)
+    assert (r.returncode, r.stderr) == (0, b"")
+    assert re.search(rb"\*\*\* your address is proven", r.stdout), r.stdout
+    b.greeted(b"guest1", 2)
+    b.expect(b"*** guest2 joined\n", b"<guest2> over udp\n",
+             b"*** guest2 left\n")
+
+
+def test_client_errors():
+    from conftest import SOCKIT
+    r = subprocess.run([SOCKIT, "chat"], capture_output=True)
+    assert (r.returncode, r.stderr) == (2, b"sockit: chat: expected HOST[:PORT]\n"
+                                           b"Try 'sockit help chat'.\n")
+    r = subprocess.run([SOCKIT, "chat", "--nick", "9x", "127.0.0.1"],
+                       capture_output=True)
+    assert r.returncode == 2
+    assert r.stderr.startswith(b"sockit: chat: --nick: '9x' is not a nick")
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    r = subprocess.run([SOCKIT, "chat", "127.0.0.1:%d" % port],
+                       capture_output=True, stdin=subprocess.DEVNULL)
+    assert (r.returncode, r.stderr) == (
+        1, b"sockit: chat: 127.0.0.1:%d: connection refused\n" % port)
+
+
+def test_client_on_a_terminal_keeps_the_line_being_typed(room, tmp_path):
+    """Under tmux: a line arrives while one is being typed; the typed line
+    stays whole under it, and goes out whole."""
+    from conftest import SOCKIT, Tmux
+    s, addr = room()
+    a = Member(addr)
+    t = Tmux(tmp_path, [SOCKIT, "chat", "--nick", "tty", "%s:%d" % addr],
+             env={"XDG_STATE_HOME": str(tmp_path / "state")})
+    try:
+        a.greeted(b"guest1", 2)
+        a.expect(b"*** guest2 joined\n", b"*** guest2 is now tty\n")
+        t.wait(r"\*\*\* you are now tty\n> ?$")
+        t.keys("half a li")
+        t.wait(r"^> half a li$")
+        a.say(b"incoming while you type\n")
+        scr = t.wait(r"<guest1> incoming while you type\n> half a li$")
+        esc = t.screen(escapes=True)
+        assert "\x1b[" in esc  # colours on a terminal
+        t.keys("ne", "Enter")
+        a.expect(b"<tty> half a line\n")
+        scr = t.wait(r"\] <tty> half a line\n> ?$")
+        t.keys("/quit", "Enter")
+        t.wait(r"\[\[status 0\]\]")
+    finally:
+        t.close()
+    a.expect(b"*** tty left\n")
