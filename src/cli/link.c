@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -216,6 +218,13 @@ int sk_link_open(struct sk_link *l, const struct sk_target *t,
 		return -1;
 	}
 	l->fd = rc;
+	/* Frames go out as they are made, not after Nagle's delay: the TLS
+	 * handshake's last flight and the first frames are two small
+	 * writes, and the second waited for the server's delayed ACK, 40 ms
+	 * of every command run one connection each. */
+	if (t->addr[0].ss_family != AF_UNIX)
+		setsockopt(l->fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 },
+			   sizeof(int));
 	if (k == NULL)
 		return 0;
 	return sk__handshake(l, t, k, deadline, timeout_ms, err, cap);
