@@ -7,9 +7,12 @@
  * refilled, so a server that drops under load is measured, not stalled.
  *
  * tcp: up to `window` connections at once; each connects, reads until
- * the server closes, and counts as one when the reply was not empty.
+ * the server closes, and counts as one when the reply was not empty (or,
+ * with --empty, whenever the server closed cleanly).
  *
- * Both stop at --count replies or --duration seconds, whichever is first.
+ * ntp: see sk__bench_ntp(); exec: see sk__bench_exec().
+ *
+ * All stop at --count replies or --duration seconds, whichever is first.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -25,10 +28,15 @@
 #include <netinet/in.h>
 #include <sys/random.h>
 
+#include <openssl/crypto.h>
+
 #include "../net/client.h"
 #include "../net/sockaddr.h"
+#include "../proto/exec_client.h"
+#include "../proto/frame.h"
 #include "../proto/ntp.h"
 #include "cli.h"
+#include "link.h"
 
 #define SK__MAX_SOURCES 64      /* ntp: client sockets */
 #define SK__MAX_SAMPLES 4000000 /* ntp: server times kept */
@@ -320,7 +328,8 @@ static int sk__tcp_open(const struct sockaddr *sa)
 }
 
 static long sk__bench_tcp(const struct sockaddr *sa, unsigned window,
-			  unsigned long count, double end, double *last)
+			  unsigned long count, double end, int empty,
+			  double *last)
 {
 	static struct pollfd p[SK__MAX_WINDOW];
 	static size_t bytes[SK__MAX_WINDOW];
@@ -353,7 +362,7 @@ static long sk__bench_tcp(const struct sockaddr *sa, unsigned window,
 			}
 			if (n < 0 && errno == EAGAIN)
 				continue;
-			if (n == 0 && bytes[i] > 0)
+			if (n == 0 && (bytes[i] > 0 || empty))
 				got++;
 			else
 				failed++;
@@ -370,6 +379,334 @@ static long sk__bench_tcp(const struct sockaddr *sa, unsigned window,
 	return failed >= 1000 && got == 0 ? -ECONNREFUSED : (long)got;
 }
 
+/* ---- exec ---- */
+
+#define SK__EXEC_MAX_WINDOW 1024 /* exec: commands in flight (the
+				  * server's most per connection) */
+#define SK__EXEC_OUT (16 * SK_FRAME_MAX) /* exec: frames for the server */
+#define SK__EXEC_READS 64 /* exec: reads per wake-up, at most */
+#define SK__EXEC_CONNECT_MS 10000 /* exec: connect and handshake */
+
+/* A command in flight: its stream and that stream's books. */
+struct sk__xslot {
+	uint32_t stream;          /* 0: the slot is free */
+	struct sk_exec_client xc; /* its state and credit */
+};
+
+/* One run of `sockit bench exec`. */
+struct sk__xbench {
+	struct sk_link l;                  /* the connection */
+	struct sk_queue out;               /* frames for the server */
+	struct sk_exec_client conn;        /* stream 0: HELLO, ERROR */
+	uint8_t in[SK_EXEC_CLIENT_IN];     /* bytes from the server */
+	size_t inlen;                      /* how many */
+	struct sk__xslot slot[SK__EXEC_MAX_WINDOW]; /* commands in flight */
+	unsigned window;                   /* slots in use, at most */
+	unsigned running;                  /* slots in use */
+	uint32_t next;                     /* the next stream id */
+	const struct sk_frame_exec *cmd;   /* what each command runs */
+	unsigned long ok;                  /* EXIT with status 0 */
+	unsigned long failed;              /* any other end */
+	unsigned long long bytes;          /* STDOUT and STDERR payload */
+	char first[300];                   /* how the first failure ended */
+	char err[600];                     /* a fatal error, or "" */
+};
+
+/* Open commands on free slots while the queue has room. */
+static void sk__xb_start(struct sk__xbench *b)
+{
+	for (unsigned i = 0; i < b->window && b->running < b->window; i++) {
+		struct sk__xslot *s = &b->slot[i];
+		uint8_t *p;
+		int n;
+
+		if (s->stream != 0)
+			continue;
+		if (b->next > UINT32_MAX - 2 ||
+		    sk_queue_free(&b->out) < SK_FRAME_MAX + SK_FRAME_HEADER)
+			return;
+		p = sk_queue_tail(&b->out, SK_FRAME_MAX + SK_FRAME_HEADER);
+		n = sk_frame_exec_encode(p, SK_FRAME_MAX, b->next, b->cmd);
+		if (n < 0) {
+			snprintf(b->err, sizeof(b->err), "cannot encode the "
+				 "command: %s", sk_frame_strerror(n));
+			return;
+		}
+		n += sk_frame_encode(p + n, SK_FRAME_HEADER, SK_FRAME_STDIN,
+				     SK_FRAME_F_END, b->next, NULL, 0);
+		b->out.len += (size_t)n;
+		s->stream = b->next;
+		sk_exec_client_init(&s->xc, s->stream);
+		s->xc.hello = 1; /* the connection's, routed apart */
+		sk_exec_client_stdin_sent(&s->xc, 0, 1);
+		b->next += 2;
+		b->running++;
+	}
+}
+
+/* Give the server back the credit its output used (all of it is
+ * discarded at once), a quarter of the window at a time. */
+static void sk__xb_grant(struct sk__xbench *b)
+{
+	for (unsigned i = 0; i < b->window; i++) {
+		struct sk__xslot *s = &b->slot[i];
+		uint32_t inc;
+		uint8_t *p;
+
+		if (s->stream == 0 ||
+		    sk_queue_free(&b->out) < SK_FRAME_HEADER + 4)
+			continue;
+		inc = sk_exec_client_grant(&s->xc);
+		if (inc == 0)
+			continue;
+		p = sk_queue_tail(&b->out, SK_FRAME_HEADER + 4);
+		b->out.len += (size_t)sk_frame_window_encode(
+			p, SK_FRAME_HEADER + 4, s->stream, inc);
+	}
+}
+
+/* How a failed command ended, for the report. */
+static void sk__xb_why(struct sk__xbench *b, const struct sk_exec_event *ev)
+{
+	if (ev->kind == SK_EXEC_EV_EXIT && ev->exit.signaled)
+		snprintf(b->first, sizeof(b->first), "killed by SIG%.*s",
+			 (int)ev->exit.signal.len, ev->exit.signal.p);
+	else if (ev->kind == SK_EXEC_EV_EXIT)
+		snprintf(b->first, sizeof(b->first), "exit status %u",
+			 ev->exit.status);
+	else
+		snprintf(b->first, sizeof(b->first), "ERROR %s%s%.*s",
+			 sk_frame_code_name(ev->code),
+			 ev->data.len > 0 ? ": " : "", (int)ev->data.len,
+			 ev->data.p);
+}
+
+/* A command's stream ended, with EXIT or ERROR. */
+static void sk__xb_ended(struct sk__xbench *b, struct sk__xslot *s,
+			 const struct sk_exec_event *ev)
+{
+	if (ev->kind == SK_EXEC_EV_EXIT && !ev->exit.signaled &&
+	    ev->exit.status == 0)
+		b->ok++;
+	else if (b->failed++ == 0)
+		sk__xb_why(b, ev);
+	s->stream = 0;
+	b->running--;
+}
+
+/* Take every whole frame in b->in; returns -1 on a protocol error or a
+ * connection error from the server (b->err says which). */
+static int sk__xb_frames(struct sk__xbench *b)
+{
+	size_t off = 0;
+	int rc = 0;
+
+	while (off < b->inlen) {
+		struct sk_exec_client *xc = &b->conn;
+		struct sk__xslot *s = NULL;
+		struct sk_exec_event ev;
+		struct sk_frame f;
+		int n = sk_frame_parse(b->in + off, b->inlen - off, &f);
+
+		if (n == 0)
+			break;
+		/* A stream's frame goes to its own books; stream 0, a frame
+		 * before the server's HELLO, and a bad header, to the
+		 * connection's, which refuses all but HELLO and ERROR. */
+		if (n > 0 && f.stream != 0 && b->conn.hello) {
+			for (unsigned i = 0; i < b->window && s == NULL; i++)
+				if (b->slot[i].stream == f.stream)
+					s = &b->slot[i];
+			if (s == NULL) {
+				snprintf(b->err, sizeof(b->err), "protocol "
+					 "error: a frame on stream %u, which "
+					 "is not open", (unsigned)f.stream);
+				rc = -1;
+				break;
+			}
+			xc = &s->xc;
+		}
+		n = sk_exec_client_input(xc, b->in + off, b->inlen - off, &ev);
+		if (n < 0) {
+			snprintf(b->err, sizeof(b->err), "protocol error: %s (%s)",
+				 ev.what, sk_frame_code_name(ev.code));
+			rc = -1;
+			break;
+		}
+		off += (size_t)n;
+		switch (ev.kind) {
+		case SK_EXEC_EV_STDOUT:
+		case SK_EXEC_EV_STDERR:
+			b->bytes += ev.data.len;
+			sk_exec_client_written(&s->xc, ev.data.len);
+			break;
+		case SK_EXEC_EV_EXIT:
+		case SK_EXEC_EV_REFUSED:
+		case SK_EXEC_EV_ENDED:
+			sk__xb_ended(b, s, &ev);
+			break;
+		case SK_EXEC_EV_CONN_ERROR:
+			snprintf(b->err, sizeof(b->err), "the server reported "
+				 "a connection error: %s%s%.*s",
+				 sk_frame_code_name(ev.code),
+				 ev.data.len > 0 ? ": " : "", (int)ev.data.len,
+				 ev.data.p);
+			rc = -1;
+			break;
+		default:
+			break;
+		}
+		if (rc != 0)
+			break;
+	}
+	memmove(b->in, b->in + off, b->inlen - off);
+	b->inlen -= off;
+	return rc;
+}
+
+/*
+ * exec: one connection (TLS with key k, or plaintext when k is NULL)
+ * keeps `window` commands running, each on a stream of its own: EXEC and
+ * an empty STDIN with END, then a new one as each ends. A command counts
+ * when its EXIT says status 0; any other end is a failure. Output is
+ * counted and discarded, and its credit granted back as it comes.
+ * Returns the commands counted, or -1 with a message in b->err; the
+ * clock starts once the connection is up (*start).
+ */
+static long sk__bench_exec(struct sk__xbench *b, const struct sk_target *t,
+			   const struct sk_key *k, unsigned long count,
+			   double duration, double *start, double *last)
+{
+	double end;
+	uint8_t *p;
+
+	if (sk_queue_init(&b->out, SK__EXEC_OUT) != 0) {
+		snprintf(b->err, sizeof(b->err), "out of memory");
+		return -1;
+	}
+	if (sk_link_open(&b->l, t, k, SK__EXEC_CONNECT_MS, b->err,
+			 sizeof(b->err)) != 0)
+		goto error;
+	sk_exec_client_init(&b->conn, 1);
+	b->next = 1;
+	p = sk_queue_tail(&b->out, SK_FRAME_HEADER + SK_FRAME_HELLO_LEN);
+	b->out.len += (size_t)sk_frame_hello_encode(
+		p, SK_FRAME_HEADER + SK_FRAME_HELLO_LEN, SK_FRAME_VERSION);
+	*start = sk__now();
+	end = *start + duration;
+	while (b->ok < count && b->err[0] == '\0') {
+		struct pollfd pf = { b->l.fd, POLLIN, 0 };
+		double now = sk__now();
+		int timeout, rc;
+
+		if (now >= end)
+			break;
+		sk__xb_start(b);
+		sk__xb_grant(b);
+		if (b->out.len > 0 && sk_link_flush(&b->l, &b->out) < 0) {
+			snprintf(b->err, sizeof(b->err), "%s: connection lost",
+				 t->name);
+			break;
+		}
+		if (b->out.len > 0 && !b->l.write_stuck)
+			pf.events |= POLLOUT;
+		timeout = (int)((end - now) * 1000) + 1;
+		if (sk_link_pending(&b->l))
+			timeout = 0;
+		rc = poll(&pf, 1, timeout);
+		if (rc < 0 && errno != EINTR) {
+			snprintf(b->err, sizeof(b->err), "poll: %s",
+				 strerror(errno));
+			break;
+		}
+		if (rc <= 0 && timeout != 0)
+			continue;
+		for (int r = 0; r < SK__EXEC_READS; r++) {
+			char why[256];
+			ssize_t n = sk_link_read(&b->l, b->in + b->inlen,
+						 sizeof(b->in) - b->inlen, why,
+						 sizeof(why));
+
+			if (n == 0)
+				break;
+			if (n < 0) {
+				snprintf(b->err, sizeof(b->err), "%s: %s",
+					 t->name, b->l.eof ? "connection "
+					 "closed by the server" : why);
+				break;
+			}
+			b->inlen += (size_t)n;
+			if (sk__xb_frames(b) != 0)
+				break;
+		}
+	}
+	*last = sk__now();
+	if (b->err[0] != '\0')
+		goto error;
+	sk_link_close(&b->l);
+	sk_queue_fini(&b->out);
+	return (long)b->ok;
+error:
+	sk_link_close(&b->l);
+	sk_queue_fini(&b->out);
+	return -1;
+}
+
+/* Run the exec kind and print its line. */
+static int sk__exec_main(const struct sk_target *t, const char *keys,
+			 const char *identity, int insecure, int bytes,
+			 unsigned window, unsigned long count, unsigned duration_ms,
+			 const struct sk_frame_exec *cmd)
+{
+	static struct sk__xbench b;
+	struct sk_key key;
+	double start = 0, last = 0, secs;
+	long got;
+
+	memset(&b, 0, sizeof(b));
+	memset(&key, 0, sizeof(key));
+	sk_link_init(&b.l);
+	b.window = window;
+	b.cmd = cmd;
+	if (insecure && !sk_sockaddr_is_loopback((const struct sockaddr *)&t->addr[0])) {
+		fprintf(stderr, "sockit: bench: %s: --insecure is only for "
+			"loopback addresses and unix sockets\n", t->name);
+		return SK_EXIT_FAIL;
+	}
+	if (!insecure && sk_link_key(keys, identity, &key, b.err,
+				     sizeof(b.err)) != 0) {
+		fprintf(stderr, "sockit: bench: %s\n", b.err);
+		return SK_EXIT_FAIL;
+	}
+	got = sk__bench_exec(&b, t, insecure ? NULL : &key, count,
+			     duration_ms / 1000.0, &start, &last);
+	OPENSSL_cleanse(&key, sizeof(key));
+	if (got < 0) {
+		fprintf(stderr, "sockit: bench: %s\n", b.err);
+		return SK_EXIT_FAIL;
+	}
+	if (b.failed > 0)
+		fprintf(stderr, "sockit: bench: %s: %lu commands failed; the "
+			"first: %s\n", t->name, b.failed, b.first);
+	/* A long command (cat of a large file) may still be running at the
+	 * end: in bulk, what came is what counts. */
+	if ((bytes ? b.bytes == 0 : got == 0) || b.failed > (unsigned long)got) {
+		fprintf(stderr, "sockit: bench: %s: most commands failed\n",
+			t->name);
+		return SK_EXIT_FAIL;
+	}
+	secs = last - start;
+	if (bytes)
+		printf("exec %s: %llu bytes in %.2f s = %.1f MB/s; %ld commands, "
+		       "%lu failed\n", t->name, b.bytes, secs,
+		       (double)b.bytes / secs / 1e6, got, b.failed);
+	else
+		printf("exec %s: %ld replies in %.2f s = %.0f per second; %lu "
+		       "failed\n", t->name, got, secs, (double)got / secs,
+		       b.failed);
+	return SK_EXIT_OK;
+}
+
 int sk_cmd_bench(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -377,20 +714,27 @@ int sk_cmd_bench(int argc, char **argv)
 		{ "count", required_argument, NULL, 'n' },
 		{ "window", required_argument, NULL, 'w' },
 		{ "sources", required_argument, NULL, 's' },
+		{ "empty", no_argument, NULL, 'E' },
+		{ "keys", required_argument, NULL, 'k' },
+		{ "identity", required_argument, NULL, 'i' },
+		{ "insecure", no_argument, NULL, 'I' },
+		{ "bytes", no_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	static struct sk_frame_exec cmd;
 	unsigned long count = 10000000, window = 0, sources = 8, bogus = 0;
 	int64_t med = 0, p99 = 0;
 	unsigned duration_ms = 3000;
+	const char *keys = NULL, *identity = NULL, *kind;
 	struct sk_target t;
 	double start, last = 0;
 	char err[512];
 	long got;
-	int c, udp, ntp = 0;
+	int c, nargs, udp, ntp, exec, empty = 0, insecure = 0, bytes = 0;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "d:n:w:s:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:n:w:s:k:i:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			if (sk_parse_seconds(optarg, &duration_ms) != 0 ||
@@ -416,31 +760,65 @@ int sk_cmd_bench(int argc, char **argv)
 						      "is not 1 to %d", optarg,
 						      SK__MAX_SOURCES);
 			break;
+		case 'E': empty = 1; break;
+		case 'k': keys = optarg; break;
+		case 'i': identity = optarg; break;
+		case 'I': insecure = 1; break;
+		case 'B': bytes = 1; break;
 		case 'h':
 			return sk_help("bench");
 		default:
 			return sk_usage_error("bench", "bad option");
 		}
 	}
-	if (argc - optind != 2)
+	/* Options and operands mix; what follows '--' is exec's CMD. */
+	nargs = argc - optind;
+	if (nargs < 2)
 		return sk_usage_error("bench", "expected KIND HOST:PORT");
-	if (strcmp(argv[optind], "udp") == 0)
-		udp = 1;
-	else if (strcmp(argv[optind], "tcp") == 0)
-		udp = 0;
-	else if (strcmp(argv[optind], "ntp") == 0)
-		udp = ntp = 1;
-	else
+	kind = argv[optind];
+	udp = strcmp(kind, "udp") == 0 || strcmp(kind, "ntp") == 0;
+	ntp = strcmp(kind, "ntp") == 0;
+	exec = strcmp(kind, "exec") == 0;
+	if (!udp && !exec && strcmp(kind, "tcp") != 0)
 		return sk_usage_error("bench", "unknown KIND '%s' (know udp, tcp, "
-				      "ntp)", argv[optind]);
+				      "ntp, exec)", kind);
+	if (nargs > 2 && !exec)
+		return sk_usage_error("bench", "only exec takes a command");
+	if (empty && strcmp(kind, "tcp") != 0)
+		return sk_usage_error("bench", "--empty is for tcp");
+	if ((keys != NULL || identity != NULL || insecure || bytes) && !exec)
+		return sk_usage_error("bench", "-k, -i, --insecure and --bytes "
+				      "are for exec");
+	if (insecure && (keys != NULL || identity != NULL))
+		return sk_usage_error("bench", "--insecure takes no key");
+	if (exec && window > SK__EXEC_MAX_WINDOW)
+		return sk_usage_error("bench", "--window: exec runs at most %d "
+				      "commands at once", SK__EXEC_MAX_WINDOW);
 	if (window == 0)
-		window = ntp ? 64 : udp ? 256 : 32;
+		window = exec ? (bytes ? 1 : 16) : ntp ? 64 : udp ? 256 : 32;
+	if (exec) {
+		static const char true_cmd[] = "/bin/true";
+
+		if (nargs - 2 > SK_EXEC_MAX_ARGS)
+			return sk_usage_error("bench", "at most %d arguments, "
+					      "CMD included", SK_EXEC_MAX_ARGS);
+		cmd.argc = nargs > 2 ? (size_t)(nargs - 2) : 1;
+		for (size_t i = 0; i < cmd.argc; i++) {
+			cmd.argv[i].p = nargs > 2 ? argv[optind + 2 + i] : true_cmd;
+			cmd.argv[i].len = strlen(cmd.argv[i].p);
+		}
+		if (cmd.argv[0].len == 0)
+			return sk_usage_error("bench", "CMD is empty");
+	}
 	if (sk_target_resolve(&t, argv[optind + 1], 0,
 			      udp ? SOCK_DGRAM : SOCK_STREAM, err,
 			      sizeof(err)) != 0) {
 		fprintf(stderr, "sockit: bench: %s\n", err);
 		return SK_EXIT_FAIL;
 	}
+	if (exec)
+		return sk__exec_main(&t, keys, identity, insecure, bytes,
+				     (unsigned)window, count, duration_ms, &cmd);
 	start = sk__now();
 	if (ntp)
 		got = sk__bench_ntp((struct sockaddr *)&t.addr[0],
@@ -454,7 +832,7 @@ int sk_cmd_bench(int argc, char **argv)
 	else
 		got = sk__bench_tcp((struct sockaddr *)&t.addr[0],
 				    (unsigned)window, count,
-				    start + duration_ms / 1000.0, &last);
+				    start + duration_ms / 1000.0, empty, &last);
 	if (got < 0) {
 		fprintf(stderr, "sockit: bench: %s: %s\n", t.name,
 			strerror((int)-got));
@@ -464,7 +842,7 @@ int sk_cmd_bench(int argc, char **argv)
 		fprintf(stderr, "sockit: bench: no reply from %s\n", t.name);
 		return SK_EXIT_FAIL;
 	}
-	printf("%s %s: %ld replies in %.2f s = %.0f per second", argv[optind],
+	printf("%s %s: %ld replies in %.2f s = %.0f per second", kind,
 	       t.name, got, last - start, (double)got / (last - start));
 	if (ntp)
 		printf("; server time median %lld ns, p99 %lld ns; %lu bogus or "

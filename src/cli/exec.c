@@ -3,12 +3,12 @@
  * its output back (docs/PROTOCOL.md, "exec (TCP): frames").
  *
  * One connection, one command on stream 1. The connection is TLS 1.3
- * with an external PSK from the key file (OpenSSL on our own non-blocking
- * socket), or plaintext frames with --insecure. Every frame goes through
- * the codec (frame.h); what the server's frames mean, and both
- * flow-control windows, are kept by the pure state machine in
- * exec_client.h. This file does the I/O: one poll() over the socket,
- * stdin, stdout, stderr and a self-pipe for signals.
+ * with an external PSK from the key file (OpenSSL on our own
+ * non-blocking socket, link.c), or plaintext frames with --insecure.
+ * Every frame goes through the codec (frame.h); what the server's
+ * frames mean, and both flow-control windows, are kept by the pure
+ * state machine in exec_client.h. This file does the I/O: one poll()
+ * over the socket, stdin, stdout, stderr and a self-pipe for signals.
  *
  * Bounds: the server may send no more output than the window we grant,
  * and we grant only what we have written out, so the output we hold is
@@ -46,6 +46,7 @@
 #include "../proto/sk_limits.h"
 #include "cli.h"
 #include "edit.h"
+#include "link.h"
 
 _Static_assert(SK_EXEC_CLIENT_IN >= SK_FRAME_MAX, "a frame fits");
 _Static_assert(SK_EXEC_CLIENT_OUT >= SK_FRAME_MAX + SK_FRAME_HEADER +
@@ -68,25 +69,6 @@ _Static_assert(SK_EXEC_CLIENT_OUT >= SK_FRAME_MAX + SK_FRAME_HEADER +
  * for the server to close after our FIN (STYLE 21); see sk__closing(). */
 #define SK__CLOSE_MS 1000
 
-/* The connection: a non-blocking socket, with TLS on it or not. */
-struct sk__link {
-	int fd;          /* the socket, or -1 */
-	SSL_CTX *ctx;    /* TLS context; NULL with --insecure */
-	SSL *ssl;        /* TLS over fd; NULL with --insecure */
-	int write_stuck; /* SSL_write waits for input from the server */
-	int wdead;       /* writing failed: the server is gone */
-	int eof;         /* the server closed its side */
-	int closing;     /* we sent our FIN; the rest is discarded */
-};
-
-/* Bytes waiting to be written to one place, in order. */
-struct sk__queue {
-	uint8_t *buf; /* cap bytes, malloc'd */
-	size_t cap;   /* its size */
-	size_t head;  /* offset of the first byte not yet written */
-	size_t len;   /* bytes waiting, from head */
-};
-
 /* What the command line asked for. */
 struct sk__opts {
 	const char *keys;     /* -k FILE, or NULL for the default */
@@ -103,13 +85,13 @@ struct sk__exec {
 	struct sk__opts o;         /* the options */
 	char host[SK_HOST_MAX + 8]; /* HOST without the port, for messages */
 	struct sk_target t;        /* where to; t.name for messages */
-	struct sk__link l;         /* the connection */
+	struct sk_link l;           /* the connection */
 	struct sk_exec_client xc;  /* the stream's state and credit */
 	uint8_t in[SK_EXEC_CLIENT_IN]; /* bytes from the server, unframed */
 	size_t inlen;              /* how many */
-	struct sk__queue out;      /* frames for the server */
-	struct sk__queue fd1;      /* the command's stdout, for ours */
-	struct sk__queue fd2;      /* the command's stderr, for ours */
+	struct sk_queue out;      /* frames for the server */
+	struct sk_queue fd1;      /* the command's stdout, for ours */
+	struct sk_queue fd2;      /* the command's stderr, for ours */
 	size_t chunk1;             /* most bytes one write() to fd 1 may take */
 	size_t chunk2;             /* the same for fd 2 */
 	int stdin_open;            /* we still read stdin */
@@ -147,49 +129,6 @@ static void sk__on_signal(int signo)
 		/* The pipe is full: that signal is already pending. */
 	}
 	errno = saved;
-}
-
-/* ---- queues ---- */
-
-static int sk__queue_init(struct sk__queue *q, size_t cap)
-{
-	q->buf = malloc(cap);
-	q->cap = cap;
-	q->head = 0;
-	q->len = 0;
-	return q->buf != NULL ? 0 : -ENOMEM;
-}
-
-static void sk__queue_fini(struct sk__queue *q)
-{
-	free(q->buf);
-	q->buf = NULL;
-}
-
-/* Room for n more bytes at the tail, moving what waits to the front
- * when needed; returns the tail, or NULL if n bytes do not fit. */
-static uint8_t *sk__queue_tail(struct sk__queue *q, size_t n)
-{
-	if (q->cap - q->len < n)
-		return NULL;
-	if (q->cap - q->head - q->len < n) {
-		memmove(q->buf, q->buf + q->head, q->len);
-		q->head = 0;
-	}
-	return q->buf + q->head + q->len;
-}
-
-static size_t sk__queue_free(const struct sk__queue *q)
-{
-	return q->cap - q->len;
-}
-
-static void sk__queue_drop(struct sk__queue *q, size_t n)
-{
-	q->head += n;
-	q->len -= n;
-	if (q->len == 0)
-		q->head = 0;
 }
 
 /* ---- the outcome ---- */
@@ -235,7 +174,7 @@ static int sk__queue_frame(struct sk__exec *x, int n)
 /* Abandon the command: RESET CANCEL, and drop its output. */
 static void sk__cancel(struct sk__exec *x)
 {
-	uint8_t *p = sk__queue_tail(&x->out, 16);
+	uint8_t *p = sk_queue_tail(&x->out, 16);
 
 	if (sk_exec_client_open(&x->xc) && p != NULL &&
 	    sk__queue_frame(x, sk_frame_reset_encode(p, 16, x->stream,
@@ -250,7 +189,7 @@ static void sk__cancel(struct sk__exec *x)
 static void sk__protocol_error(struct sk__exec *x, const struct sk_exec_event *ev)
 {
 	size_t cap = 16 + strlen(ev->what);
-	uint8_t *p = sk__queue_tail(&x->out, cap);
+	uint8_t *p = sk_queue_tail(&x->out, cap);
 
 	if (p != NULL)
 		(void)sk__queue_frame(x, sk_frame_error_encode(p, cap, 0, ev->code,
@@ -355,168 +294,25 @@ static void sk__exited(struct sk__exec *x, const struct sk_frame_exit *e)
 
 /* ---- the connection ---- */
 
-/* A TLS failure: did the server answer with an alert? That is how it
- * refuses an unknown identity or a wrong key. */
-static int sk__alert_received(unsigned long e)
-{
-	return ERR_GET_LIB(e) == ERR_LIB_SSL &&
-	       ERR_GET_REASON(e) >= SSL_AD_REASON_OFFSET;
-}
-
-/* Is the SSL error an end of the connection without close_notify? */
-static int sk__ssl_eof(int e)
-{
-	unsigned long last = ERR_peek_last_error();
-
-	if (e == SSL_ERROR_SYSCALL && last == 0 && errno == 0)
-		return 1;
-	return e == SSL_ERROR_SSL && ERR_GET_LIB(last) == ERR_LIB_SSL &&
-	       ERR_GET_REASON(last) == SSL_R_UNEXPECTED_EOF_WHILE_READING;
-}
-
-/* The TLS handshake, within the connect deadline. Returns 0, or 1 after
- * setting the outcome. */
-static int sk__handshake(struct sk__exec *x, const struct sk_key *k,
-			 int64_t deadline)
-{
-	char err[256];
-
-	x->l.ctx = sk_tls_client_ctx(k, err, sizeof(err));
-	if (x->l.ctx != NULL)
-		x->l.ssl = SSL_new(x->l.ctx);
-	if (x->l.ssl == NULL || !SSL_set_fd(x->l.ssl, x->l.fd)) {
-		sk__fail(x, SK_EXIT_EXEC, "cannot set up TLS");
-		return 1;
-	}
-	SSL_set_mode(x->l.ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
-				       SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	SSL_set_connect_state(x->l.ssl);
-	for (;;) {
-		struct pollfd p = { x->l.fd, 0, 0 };
-		int64_t left;
-		int r, e;
-
-		ERR_clear_error();
-		errno = 0;
-		r = SSL_do_handshake(x->l.ssl);
-		if (r == 1)
-			return 0;
-		e = SSL_get_error(x->l.ssl, r);
-		if (e == SSL_ERROR_WANT_READ)
-			p.events = POLLIN;
-		else if (e == SSL_ERROR_WANT_WRITE)
-			p.events = POLLOUT;
-		else if (sk__alert_received(ERR_peek_last_error())) {
-			sk__fail(x, SK_EXIT_EXEC,
-				   "%s: authentication failed (identity %s)",
-				   x->t.name, k->id);
-			return 1;
-		} else if (sk__ssl_eof(e)) {
-			sk__fail(x, SK_EXIT_EXEC,
-				   "%s: the server closed the connection during "
-				   "the TLS handshake", x->t.name);
-			return 1;
-		} else {
-			unsigned long l = ERR_peek_last_error();
-
-			sk__fail(x, SK_EXIT_EXEC, "%s: TLS handshake failed: %s",
-				   x->t.name,
-				   l != 0 ? ERR_reason_error_string(l) != NULL
-						    ? ERR_reason_error_string(l)
-						    : "unknown reason"
-					  : strerror(errno != 0 ? errno : EPROTO));
-			return 1;
-		}
-		left = deadline - sk__now_ms();
-		if (left <= 0 || poll(&p, 1, (int)left) == 0) {
-			sk__fail(x, SK_EXIT_EXEC,
-				   "%s: no TLS handshake within %.3g s", x->t.name,
-				   x->o.connect_ms / 1000.0);
-			return 1;
-		}
-	}
-}
-
 /* Read once from the server into x->in. Returns bytes read, 0 for
  * nothing yet, or -1 with the outcome set (or l.eof set). */
 static ssize_t sk__link_read(struct sk__exec *x)
 {
-	size_t room = sizeof(x->in) - x->inlen;
-	ssize_t n;
+	char err[256];
+	ssize_t n = sk_link_read(&x->l, x->in + x->inlen,
+				 sizeof(x->in) - x->inlen, err, sizeof(err));
 
-	if (x->l.ssl != NULL) {
-		int e;
-
-		ERR_clear_error();
-		errno = 0;
-		n = SSL_read(x->l.ssl, x->in + x->inlen,
-			     (int)(room < INT_MAX ? room : INT_MAX));
-		if (n > 0)
-			return n;
-		e = SSL_get_error(x->l.ssl, (int)n);
-		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
-			return 0;
-		if (e == SSL_ERROR_ZERO_RETURN || sk__ssl_eof(e)) {
-			x->l.eof = 1;
-			return -1;
-		}
+	if (n < 0 && !x->l.eof)
 		sk__fail(x, SK_EXIT_EXEC, "%s: connection lost: %s", x->t.name,
-			   e == SSL_ERROR_SYSCALL && errno != 0
-				   ? strerror(errno)
-				   : "TLS error");
-		return -1;
-	}
-	n = recv(x->l.fd, x->in + x->inlen, room, 0);
-	if (n > 0)
-		return n;
-	if (n == 0) {
-		x->l.eof = 1;
-		return -1;
-	}
-	if (errno == EAGAIN || errno == EINTR)
-		return 0;
-	sk__fail(x, SK_EXIT_EXEC, "%s: connection lost: %s", x->t.name,
-		   strerror(errno));
-	return -1;
+			 err);
+	return n;
 }
 
 /* Send what the out queue holds, as far as the socket takes it. Returns
  * 0, or a negative errno when the connection is gone. */
 static int sk__link_flush(struct sk__exec *x)
 {
-	struct sk__queue *q = &x->out;
-
-	x->l.write_stuck = 0;
-	while (q->len > 0) {
-		ssize_t n;
-
-		if (x->l.ssl != NULL) {
-			int e;
-
-			ERR_clear_error();
-			errno = 0;
-			n = SSL_write(x->l.ssl, q->buf + q->head,
-				      (int)(q->len < 16384 ? q->len : 16384));
-			if (n <= 0) {
-				e = SSL_get_error(x->l.ssl, (int)n);
-				if (e == SSL_ERROR_WANT_WRITE)
-					return 0;
-				if (e == SSL_ERROR_WANT_READ) {
-					x->l.write_stuck = 1;
-					return 0;
-				}
-				return errno != 0 ? -errno : -EPIPE;
-			}
-		} else {
-			n = send(x->l.fd, q->buf + q->head, q->len, MSG_NOSIGNAL);
-			if (n < 0 && (errno == EAGAIN || errno == EINTR))
-				return 0;
-			if (n < 0)
-				return -errno;
-		}
-		sk__queue_drop(q, (size_t)n);
-	}
-	return 0;
+	return sk_link_flush(&x->l, &x->out);
 }
 
 /* The server closed before the command ended. */
@@ -553,7 +349,7 @@ static void sk__frames(struct sk__exec *x)
 		struct sk_exec_event ev;
 		int n = sk_exec_client_input(&x->xc, x->in + off,
 					     x->inlen - off, &ev);
-		struct sk__queue *q;
+		struct sk_queue *q;
 		uint8_t *p;
 
 		if (n == 0)
@@ -568,7 +364,7 @@ static void sk__frames(struct sk__exec *x)
 		case SK_EXEC_EV_STDERR:
 			q = ev.kind == SK_EXEC_EV_STDOUT ? &x->fd1 : &x->fd2;
 			/* The window bounds what we hold: it fits. */
-			p = sk__queue_tail(q, ev.data.len);
+			p = sk_queue_tail(q, ev.data.len);
 			if (p == NULL) {
 				sk__fail(x, SK_EXIT_EXEC, "internal error: "
 							    "output queue full");
@@ -621,7 +417,7 @@ static void sk__stdin(struct sk__exec *x)
 {
 	static uint8_t buf[SK_FRAME_MAX_PAYLOAD];
 	size_t room = sk_exec_client_stdin_room(&x->xc);
-	uint8_t *p = sk__queue_tail(&x->out, SK_FRAME_MAX);
+	uint8_t *p = sk_queue_tail(&x->out, SK_FRAME_MAX);
 	ssize_t n;
 	int end = 0;
 
@@ -647,7 +443,7 @@ static void sk__stdin(struct sk__exec *x)
 }
 
 /* Write some of one output queue to fd; grant the server what went. */
-static void sk__output(struct sk__exec *x, int fd, struct sk__queue *q,
+static void sk__output(struct sk__exec *x, int fd, struct sk_queue *q,
 		       size_t chunk)
 {
 	ssize_t n;
@@ -678,7 +474,7 @@ static void sk__output(struct sk__exec *x, int fd, struct sk__queue *q,
 			   strerror(e));
 		return;
 	}
-	sk__queue_drop(q, (size_t)n);
+	sk_queue_drop(q, (size_t)n);
 	sk_exec_client_written(&x->xc, (size_t)n);
 }
 
@@ -688,12 +484,12 @@ static void sk__grant(struct sk__exec *x)
 	uint8_t *p;
 	uint32_t inc;
 
-	if (sk__queue_free(&x->out) < SK_FRAME_HEADER + 4 + SK__OUT_RESERVE / 2)
+	if (sk_queue_free(&x->out) < SK_FRAME_HEADER + 4 + SK__OUT_RESERVE / 2)
 		return; /* later, when the server has taken some */
 	inc = sk_exec_client_grant(&x->xc);
 	if (inc == 0)
 		return;
-	p = sk__queue_tail(&x->out, SK_FRAME_HEADER + 4);
+	p = sk_queue_tail(&x->out, SK_FRAME_HEADER + 4);
 	(void)sk__queue_frame(x, sk_frame_window_encode(p, SK_FRAME_HEADER + 4,
 							x->stream, inc));
 }
@@ -733,7 +529,7 @@ static void sk__signal(struct sk__exec *x, int signo)
 	/* The terminal echoed ^C; the command's output goes below it. */
 	if (signo == SIGINT && x->colour)
 		(void)!write(STDOUT_FILENO, "\n", 1);
-	p = sk__queue_tail(&x->out, 32);
+	p = sk_queue_tail(&x->out, 32);
 	if (p != NULL && name != NULL && sk_exec_client_open(&x->xc))
 		(void)sk__queue_frame(x, sk_frame_signal_encode(p, 32, x->stream,
 								name,
@@ -872,7 +668,7 @@ static void sk__run(struct sk__exec *x)
 		p[SK__PIN].fd = -1;
 		if (!x->done && x->stdin_open && !x->l.wdead &&
 		    sk_exec_client_stdin_room(&x->xc) > 0 &&
-		    sk__queue_free(&x->out) >= SK_FRAME_MAX + SK__OUT_RESERVE)
+		    sk_queue_free(&x->out) >= SK_FRAME_MAX + SK__OUT_RESERVE)
 			p[SK__PIN].fd = STDIN_FILENO;
 		p[SK__PIN].events = POLLIN;
 		p[SK__POUT].fd = x->fd1.len > 0 ? STDOUT_FILENO : -1;
@@ -973,48 +769,12 @@ static void sk__host_of(const char *hostport, char *out, size_t cap)
  * setting the outcome. */
 static int sk__key(struct sk__exec *x, struct sk_key *key)
 {
-	struct sk_keys *keys = NULL;
-	const struct sk_key *k;
-	char path[4096], err[600];
-	int rc = 1;
+	char err[700];
 
-	if (x->o.keys != NULL)
-		snprintf(path, sizeof(path), "%s", x->o.keys);
-	else if (sk_keys_default_path(path, sizeof(path)) != 0) {
-		sk__fail(x, SK_EXIT_EXEC, "no key file: neither "
-			   "XDG_CONFIG_HOME nor HOME is set; give -k FILE");
-		return 1;
-	}
-	keys = malloc(sizeof(*keys));
-	if (keys == NULL) {
-		sk__fail(x, SK_EXIT_EXEC, "out of memory");
-		return 1;
-	}
-	rc = sk_keys_load(path, keys, err, sizeof(err));
-	if (rc == -ENOENT) {
-		sk__fail(x, SK_EXIT_EXEC, "%s (make one with sockit keygen)",
-			   err);
-		goto error;
-	}
-	if (rc != 0) {
-		sk__fail(x, SK_EXIT_EXEC, "%s", err);
-		goto error;
-	}
-	k = x->o.identity == NULL
-		    ? &keys->k[0]
-		    : sk_keys_find(keys, x->o.identity, strlen(x->o.identity));
-	if (k == NULL) {
-		sk__fail(x, SK_EXIT_EXEC, "%s: no identity '%s'", path,
-			   x->o.identity);
-		rc = 1;
-		goto error;
-	}
-	*key = *k;
-	rc = 0;
-error:
-	OPENSSL_cleanse(keys, sizeof(*keys));
-	free(keys);
-	return rc != 0;
+	if (sk_link_key(x->o.keys, x->o.identity, key, err, sizeof(err)) == 0)
+		return 0;
+	sk__fail(x, SK_EXIT_EXEC, "%s", err);
+	return 1;
 }
 
 /* Connect, TLS, and queue HELLO and EXEC (and END for an empty stdin);
@@ -1023,6 +783,7 @@ error:
 static int sk__open(struct sk__exec *x, const uint8_t *exec, size_t elen)
 {
 	struct sk_key key;
+	char err[600];
 	int64_t deadline;
 	uint8_t *p;
 	int rc;
@@ -1031,33 +792,15 @@ static int sk__open(struct sk__exec *x, const uint8_t *exec, size_t elen)
 	if (!x->o.insecure && sk__key(x, &key) != 0)
 		return 1;
 	deadline = sk__now_ms() + x->o.connect_ms;
-	rc = sk_stream_connect(&x->t, x->o.connect_ms);
-	if (rc < 0) {
-		if (rc == -ECONNREFUSED)
-			sk__fail(x, SK_EXIT_EXEC, "%s: connection refused",
-				   x->t.name);
-		else if (rc == -ETIMEDOUT)
-			sk__fail(x, SK_EXIT_EXEC,
-				   "%s: no connection within %.3g s", x->t.name,
-				   x->o.connect_ms / 1000.0);
-		else if (rc == -ENOENT)
-			sk__fail(x, SK_EXIT_EXEC, "%s: no such socket",
-				   x->t.name);
-		else
-			sk__fail(x, SK_EXIT_EXEC, "%s: %s", x->t.name,
-				   strerror(-rc));
-		OPENSSL_cleanse(&key, sizeof(key));
+	rc = sk_link_open(&x->l, &x->t, x->o.insecure ? NULL : &key,
+			  x->o.connect_ms, err, sizeof(err));
+	OPENSSL_cleanse(&key, sizeof(key));
+	if (rc != 0) {
+		sk__fail(x, SK_EXIT_EXEC, "%s", err);
 		return 1;
 	}
-	x->l.fd = rc;
-	if (!x->o.insecure) {
-		rc = sk__handshake(x, &key, deadline);
-		OPENSSL_cleanse(&key, sizeof(key));
-		if (rc != 0)
-			return 1;
-	}
 	x->hello_by = deadline;
-	p = sk__queue_tail(&x->out, SK_FRAME_HEADER + SK_FRAME_HELLO_LEN);
+	p = sk_queue_tail(&x->out, SK_FRAME_HEADER + SK_FRAME_HELLO_LEN);
 	(void)sk__queue_frame(x, sk_frame_hello_encode(
 					 p, SK_FRAME_HEADER + SK_FRAME_HELLO_LEN,
 					 SK_FRAME_VERSION));
@@ -1065,11 +808,11 @@ static int sk__open(struct sk__exec *x, const uint8_t *exec, size_t elen)
 	x->stream = SK__STREAM;
 	if (exec == NULL)
 		return 0;
-	p = sk__queue_tail(&x->out, elen);
+	p = sk_queue_tail(&x->out, elen);
 	memcpy(p, exec, elen);
 	x->out.len += elen;
 	if (!x->stdin_open) {
-		p = sk__queue_tail(&x->out, SK_FRAME_HEADER);
+		p = sk_queue_tail(&x->out, SK_FRAME_HEADER);
 		if (sk__queue_frame(x, sk_frame_encode(p, SK_FRAME_HEADER,
 						       SK_FRAME_STDIN,
 						       SK_FRAME_F_END, x->stream,
@@ -1179,7 +922,7 @@ static int sk__repl_line(struct sk__exec *x, struct sk_frame_exec *e,
 				: sk_frame_strerror(n));
 		return 0;
 	}
-	if (sk__queue_free(&x->out) < (size_t)n + SK_FRAME_HEADER) {
+	if (sk_queue_free(&x->out) < (size_t)n + SK_FRAME_HEADER) {
 		fprintf(stderr, "sockit: exec: %s: the server is not taking "
 			"what we send\n", x->t.name);
 		return 0;
@@ -1190,11 +933,11 @@ static int sk__repl_line(struct sk__exec *x, struct sk_frame_exec *e,
 	x->msg[0] = '\0';
 	x->last_int = 0;
 	x->close_by = 0;
-	p = sk__queue_tail(&x->out, (size_t)n);
+	p = sk_queue_tail(&x->out, (size_t)n);
 	memcpy(p, execf, (size_t)n);
 	x->out.len += (size_t)n;
 	/* The command's stdin is empty: ours is the REPL's. */
-	p = sk__queue_tail(&x->out, SK_FRAME_HEADER);
+	p = sk_queue_tail(&x->out, SK_FRAME_HEADER);
 	if (sk__queue_frame(x, sk_frame_encode(p, SK_FRAME_HEADER,
 					       SK_FRAME_STDIN, SK_FRAME_F_END,
 					       x->stream, NULL, 0)) == 0)
@@ -1433,9 +1176,9 @@ int sk_cmd_exec(int argc, char **argv)
 	x.stdin_open = !x.repl && !sk__stdin_empty();
 	x.chunk1 = sk__chunk(STDOUT_FILENO);
 	x.chunk2 = sk__chunk(STDERR_FILENO);
-	if (sk__queue_init(&x.out, SK_EXEC_CLIENT_OUT) != 0 ||
-	    sk__queue_init(&x.fd1, SK_EXEC_WINDOW) != 0 ||
-	    sk__queue_init(&x.fd2, SK_EXEC_WINDOW) != 0 ||
+	if (sk_queue_init(&x.out, SK_EXEC_CLIENT_OUT) != 0 ||
+	    sk_queue_init(&x.fd1, SK_EXEC_WINDOW) != 0 ||
+	    sk_queue_init(&x.fd2, SK_EXEC_WINDOW) != 0 ||
 	    pipe2(x.sig, O_CLOEXEC | O_NONBLOCK) != 0) {
 		sk__fail(&x, SK_EXIT_EXEC, "out of memory or descriptors");
 		goto error;
@@ -1470,17 +1213,14 @@ int sk_cmd_exec(int argc, char **argv)
 error:
 	if (x.msg[0] != '\0')
 		fprintf(stderr, "sockit: exec: %s\n", x.msg);
-	SSL_free(x.l.ssl);
-	SSL_CTX_free(x.l.ctx);
-	if (x.l.fd >= 0)
-		close(x.l.fd);
+	sk_link_close(&x.l);
 	for (int i = 0; i < 2; i++)
 		if (x.sig[i] >= 0)
 			close(x.sig[i]);
 	sk__sigfd = -1;
-	sk__queue_fini(&x.out);
-	sk__queue_fini(&x.fd1);
-	sk__queue_fini(&x.fd2);
+	sk_queue_fini(&x.out);
+	sk_queue_fini(&x.fd1);
+	sk_queue_fini(&x.fd2);
 	ERR_clear_error();
 	return x.status;
 }

@@ -180,6 +180,9 @@ struct sk__xconn {
 /* One command. */
 struct sk__cmd {
 	struct sk__cmd *next, *prev;   /* the connection's list */
+	struct sk__xconn *owner;       /* that list's connection while x is
+					* on it, else NULL: a connection
+					* empties its list before it goes */
 	struct sk__cmd *anext, *aprev; /* the service's list */
 	struct sk__exec *ex;           /* the service */
 	struct sk_svc *svc;            /* for weak lookups */
@@ -321,23 +324,30 @@ static void sk__cmd_release(struct sk__cmd *x)
 	sk__cmd_close(x, (uv_handle_t *)&x->err, x->h_err);
 }
 
-/* Take x off its connection's list. */
-static void sk__cmd_detach(struct sk__cmd *x, struct sk__xconn *xc)
+/* Take x off its connection's list, if it is on one. */
+static void sk__cmd_detach(struct sk__cmd *x)
 {
+	struct sk__xconn *xc = x->owner;
+
+	if (xc == NULL)
+		return;
 	if (x->prev != NULL)
 		x->prev->next = x->next;
-	else if (xc != NULL)
+	else
 		xc->cmds = x->next;
 	if (x->next != NULL)
 		x->next->prev = x->prev;
 	x->next = x->prev = NULL;
+	x->owner = NULL;
 }
 
 /* The command has ended: it exited and its pipes reached EOF. */
 static void sk__cmd_end(struct sk__cmd *x)
 {
 	struct sk_conn *c = sk__conn_of(x);
-	struct sk__xconn *xc = c != NULL ? sk_conn_data(c) : NULL;
+	/* Not sk_conn_data(c): a closing connection is no longer found by
+	 * its id, yet x stays on its list until tcp_close empties it. */
+	struct sk__xconn *xc = x->owner;
 
 	/* Whatever it left running in the background goes with it; the
 	 * leader is still a zombie (see sk__exited), so its group's id is
@@ -388,7 +398,7 @@ static void sk__cmd_end(struct sk__cmd *x)
 	}
 	x->ended = 1;
 	if (xc != NULL) {
-		sk__cmd_detach(x, xc);
+		sk__cmd_detach(x);
 		if (x->counted)
 			xc->nrun--;
 	}
@@ -789,6 +799,7 @@ static struct sk__cmd *sk__start(struct sk_conn *c, struct sk__xconn *xc,
 	if (xc->cmds != NULL)
 		xc->cmds->prev = x;
 	xc->cmds = x;
+	x->owner = xc;
 	xc->nrun++;
 	x->counted = 1;
 	ex->running++;
@@ -1144,7 +1155,7 @@ static void sk__exec_close(struct sk_conn *c, enum sk_close_reason why)
 	(void)why;
 	/* Its commands go with it; they end (and are freed) once reaped. */
 	while ((x = xc->cmds) != NULL) {
-		sk__cmd_detach(x, xc);
+		sk__cmd_detach(x);
 		if (x->counted)
 			xc->nrun--;
 		x->counted = 0;

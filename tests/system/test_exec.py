@@ -315,6 +315,24 @@ def test_client_killed_mid_stream_takes_its_commands(ex):
     assert zombies_of(s.proc.pid) == []
 
 
+def test_client_leaving_with_commands_ending_leaves_the_server_up(ex):
+    """A connection that closes while its commands end: once closing, the
+    connection is no longer found by its id, and a command ending in that
+    window must still leave its list (it was freed on it, and the server
+    crashed when the connection's close walked the list)."""
+    s, path = ex
+    for _ in range(40):
+        c = Client(path)
+        c.send(b"".join(exec_frame(i, [b"true"]) + frame(T_STDIN, i, flags=1)
+                        for i in range(1, 33, 2)))
+        while c.next()[0] != T_EXIT:
+            pass
+        c.close()
+    c = Client(path)
+    c.send(exec_frame(1, [b"echo", b"still here"]))
+    assert c.run(1) == (b"still here\n", b"", exit_code(0))
+
+
 def test_shutdown_kills_commands_and_says_so(serve, tmp_path):
     path = str(tmp_path / "e.sock")
     s = serve("exec=unix:" + path, "--exec-insecure", "1")
