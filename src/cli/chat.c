@@ -40,6 +40,8 @@
 /* ms between the empty datagrams that keep a UDP peer in the room (the
  * server's default expiry is 60 s). */
 #define SK__KEEPALIVE_MS 20000
+/* ms what we say waits at most for the room to prove our address. */
+#define SK__PROVE_MS 2000
 /* ms to wait for the server's goodbye after /quit. */
 #define SK__BYE_MS 2000
 /* What /hello is padded to, so the cookie's answer fits three times it
@@ -62,6 +64,8 @@ struct sk__chat {
 	int64_t bye_by;             /* then: stop waiting by (ms) */
 	int64_t keepalive;          /* UDP: next empty datagram (ms) */
 	int acked;                  /* UDP: we sent /ack */
+	int proven;                 /* UDP: the room has our address */
+	int64_t prove_by;           /* UDP: stdin waits for that until then */
 	int status;                 /* our exit status */
 };
 
@@ -198,7 +202,13 @@ static void sk__notice(struct sk__chat *ch, const struct sk_chat_msg *m)
 		}
 		return;
 	}
-	if (ch->udp && !ch->acked && m->textlen >= sizeof(cookie) - 1 + 16 &&
+	if (ch->udp && memmem(m->text, m->textlen, "your address is proven",
+			      22) != NULL) {
+		ch->proven = 1;
+		return;
+	}
+	if (ch->udp && !ch->acked && !ch->quitting &&
+	    m->textlen >= sizeof(cookie) - 1 + 16 &&
 	    memcmp(m->text, cookie, sizeof(cookie) - 1) == 0) {
 		char ack[5 + 16];
 
@@ -340,22 +350,28 @@ static int sk__connect(struct sk__chat *ch, unsigned ms)
 static void sk__loop(struct sk__chat *ch)
 {
 	for (;;) {
+		int64_t now = sk__now_ms();
+		/* Over UDP what we say waits, briefly, for the room to have
+		 * proven our address, so that we are sent every answer. */
+		int wait_proof = ch->udp && !ch->proven && now < ch->prove_by;
 		struct pollfd p[3] = {
 			{ ch->fd, POLLIN, 0 },
-			{ ch->quitting ? -1 : STDIN_FILENO, POLLIN, 0 },
+			{ ch->quitting || wait_proof ? -1 : STDIN_FILENO, POLLIN,
+			  0 },
 			{ ch->sig[0], POLLIN, 0 },
 		};
-		int64_t now = sk__now_ms();
 		int timeout = -1, rc;
 
-		if (ch->quitting)
+		if (wait_proof)
+			timeout = (int)(ch->prove_by - now);
+		else if (ch->quitting)
 			timeout = (int)(ch->bye_by > now ? ch->bye_by - now : 0);
 		else if (ch->udp)
 			timeout = (int)(ch->keepalive > now ? ch->keepalive - now
 							    : 0);
 		if (ch->quitting && timeout == 0)
 			return;
-		if (!ch->quitting && sk_edit_pending())
+		if (!ch->quitting && !wait_proof && sk_edit_pending())
 			timeout = 0;
 		rc = poll(p, 3, timeout);
 		if (rc < 0 && errno != EINTR) {
@@ -393,7 +409,7 @@ static void sk__loop(struct sk__chat *ch)
 			(void)send(ch->fd, "", 0, 0);
 			ch->keepalive = sk__now_ms() + SK__KEEPALIVE_MS;
 		}
-		if (!ch->quitting &&
+		if (!ch->quitting && !wait_proof &&
 		    (p[1].revents || sk_edit_pending())) {
 			char *line = NULL;
 
@@ -490,6 +506,7 @@ int sk_cmd_chat(int argc, char **argv)
 		memcpy(hello, "/hello", 6);
 		(void)send(ch.fd, hello, sizeof(hello), 0);
 		ch.keepalive = sk__now_ms() + SK__KEEPALIVE_MS;
+		ch.prove_by = sk__now_ms() + SK__PROVE_MS;
 	}
 	if (nick != NULL) {
 		char cmd[8 + SK_CHAT_NICK_MAX];

@@ -635,8 +635,8 @@ static void sk__help(struct sk__room *r, struct sk__member *m)
 {
 	static const char *const lines[] = {
 		"commands: /nick NAME, /who, /me ACTION, /quit [REASON], /help",
-		"a line starting with / is a command; // says a line starting "
-		"with /",
+		("a line starting with / is a command; // says a line "
+		 "starting with /"),
 		"lines from the server start with ***",
 	};
 
