@@ -181,6 +181,10 @@
  * reply (its client reads 1024 bytes); past it the command is killed. */
 #define SK_EXEC_RAW_MAX (64 * 1024)
 
+/* The exec server reads a command's output this many frames' worth at a
+ * time (within the client's credit), and sends them in one write. */
+#define SK_EXEC_READ_FRAMES 4
+
 /* The exec client's buffer for bytes from the server: one whole frame
  * always fits, with room to read more; a server cannot make it hold a
  * larger partial frame (the codec refuses the length first). */
