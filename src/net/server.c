@@ -107,6 +107,7 @@ struct sk_conn {
 	struct sk_svc *svc;            /* its service */
 	struct sk_conn *prev, *next;   /* the server's list */
 	struct sk_conn *rprev, *rnext; /* the ready list */
+	struct sk_conn *fprev, *fnext; /* the deferred-write list */
 	uint64_t id;                   /* weak-reference id; 0 once ending */
 	struct sk_rl_key src;          /* source, as counted per source */
 	struct sockaddr_storage peer;  /* the client */
@@ -132,6 +133,7 @@ struct sk_conn {
 	unsigned counted : 1;          /* holds a per-source place */
 	unsigned told : 1;             /* the service has seen tcp_close */
 	unsigned held : 1;             /* the service holds its input */
+	unsigned flushq : 1;           /* on the deferred-write list */
 	const struct sk_filter *filter; /* between socket and service */
 	void *fstate;                  /* its state */
 	char *raw;                     /* filtered: bytes as read */
@@ -182,6 +184,8 @@ struct sk_server {
 	uv_timer_t tick;                /* 1 s: timeouts, drop summaries */
 	uv_timer_t grace;               /* shutdown deadline */
 	uv_prepare_t turn;              /* runs before each poll */
+	struct sk_conn *fhead;          /* connections whose writes wait for
+					 * the end of the turn */
 	unsigned ticks;                 /* ticks since the last summary */
 	int stopping;                   /* shutdown has begun */
 	int running;                    /* tick, more and turn are open */
@@ -209,6 +213,7 @@ static void sk__conn_close(struct sk_conn *c, enum sk_close_reason why);
 static void sk__stop(uv_signal_t *sig, int signum);
 static void sk__last_close(struct sk_server *s);
 static void sk__more_start(struct sk_server *s);
+static void sk__flush_del(struct sk_conn *c);
 
 const char *sk_close_reason_str(enum sk_close_reason r)
 {
@@ -548,6 +553,7 @@ static void sk__conn_close(struct sk_conn *c, enum sk_close_reason why)
 		c->why = why;
 	sk__unname(c);
 	sk__ready_del(c);
+	sk__flush_del(c);
 	c->closing = 1;
 	if (c->prev != NULL)
 		c->prev->next = c->next;
@@ -643,6 +649,50 @@ void sk_conn_end(struct sk_conn *c)
 /* ---- connections: output ---- */
 
 static void sk__write_done(uv_write_t *req, int status);
+static void sk__flush(struct sk_conn *c);
+
+/* Deferred writes (a service's defer_writes): c's queue goes out at the
+ * end of this loop turn, with whatever else is queued for it by then. */
+static void sk__flush_later(struct sk_conn *c)
+{
+	struct sk_server *s = c->svc->srv;
+
+	if (c->flushq)
+		return;
+	c->flushq = 1;
+	c->fprev = NULL;
+	c->fnext = s->fhead;
+	if (s->fhead != NULL)
+		s->fhead->fprev = c;
+	s->fhead = c;
+}
+
+static void sk__flush_del(struct sk_conn *c)
+{
+	struct sk_server *s = c->svc->srv;
+
+	if (!c->flushq)
+		return;
+	if (c->fprev != NULL)
+		c->fprev->fnext = c->fnext;
+	else
+		s->fhead = c->fnext;
+	if (c->fnext != NULL)
+		c->fnext->fprev = c->fprev;
+	c->fprev = c->fnext = NULL;
+	c->flushq = 0;
+}
+
+/* The end of a turn: every deferred queue goes out, a writev each. */
+static void sk__flush_all(struct sk_server *s)
+{
+	struct sk_conn *c;
+
+	while ((c = s->fhead) != NULL) {
+		sk__flush_del(c);
+		sk__flush(c);
+	}
+}
 
 /* Release n bytes the kernel took. */
 static void sk__consumed(struct sk_conn *c, size_t n)
@@ -785,8 +835,16 @@ static int sk__queued(struct sk_conn *c, size_t len)
 	s->queued += len;
 	if (s->queued > s->queued_peak)
 		s->queued_peak = s->queued;
-	if (!c->writing)
-		sk__flush(c);
+	if (!c->writing) {
+		/* Deferred, but only up to a point: a queue is not held
+		 * until the turn ends once it is worth a write of its own, so
+		 * a turn's fan-out cannot take a healthy peer over its cap. */
+		if (c->svc->def->defer_writes &&
+		    c->out.bytes < SK_CONN_DEFER_MAX)
+			sk__flush_later(c);
+		else
+			sk__flush(c);
+	}
 	if (c->closing)
 		return -EPIPE;
 	if (c->out.bytes > c->svc->lim.pause_output)
@@ -801,7 +859,8 @@ static ssize_t sk__direct(struct sk_conn *c, const void *buf, size_t len)
 	uv_buf_t b;
 	int n;
 
-	if (c->writing || c->out.bytes > 0 || len > UINT32_MAX)
+	if (c->writing || c->out.bytes > 0 || len > UINT32_MAX ||
+	    c->svc->def->defer_writes)
 		return 0;
 	b = uv_buf_init((char *)buf, (unsigned)len);
 	n = uv_try_write(&c->u.st, &b, 1);
@@ -1261,6 +1320,7 @@ static void sk__turn(uv_prepare_t *h)
 {
 	struct sk_server *s = h->data;
 
+	sk__flush_all(s);
 	for (size_t i = 0; i < s->nlis; i++)
 		s->lis[i]->accepts = 0;
 	s->turn_t0 = 0;

@@ -192,6 +192,11 @@ struct sk_service {
 	/* TCP: input buffered for the service, which must hold its largest
 	 * request (a whole frame); 0: SK_CONN_INBUF. */
 	size_t in_size;
+	/* TCP: writes are queued and sent at the end of the loop turn,
+	 * not at once: a service that fans many small messages out to many
+	 * peers (chat) makes one write per peer per turn, however many
+	 * messages the turn queued for it. */
+	int defer_writes;
 	/* TCP: a client connected. May be NULL. */
 	void (*tcp_accept)(struct sk_conn *c);
 	/* TCP: handle input; return the bytes used, keeping the rest for

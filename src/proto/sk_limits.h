@@ -118,6 +118,11 @@
  * closed. The daemon's total is also kept within its open-file limit. */
 #define SK_CONN_MAX_DEFAULT 4096
 
+/* A service with deferred writes (chat) holds a peer's output for the
+ * end of the loop turn only while it is under this many bytes; past it,
+ * it is written at once. */
+#define SK_CONN_DEFER_MAX (16 * 1024)
+
 /* Seconds a TCP connection may stay idle; stops slowloris peers. */
 #define SK_CONN_IDLE_DEFAULT 300
 

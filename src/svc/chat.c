@@ -1106,6 +1106,7 @@ const struct sk_service sk_chat = {
 	.fini = sk__chat_fini,
 	.conn_size = sizeof(struct sk__member),
 	.in_size = SK_CHAT_INBUF,
+	.defer_writes = 1,
 	.tcp_accept = sk__chat_accept,
 	.tcp_read = sk__chat_read,
 	.tcp_close = sk__chat_close,

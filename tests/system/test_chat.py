@@ -292,8 +292,7 @@ def test_a_reader_that_never_reads_cannot_slow_the_room(room):
     """100 members chat while one never reads: the room stays responsive,
     the slow one is cut off at its output cap, everyone is told, and the
     daemon's memory stays bounded."""
-    s, addr = room("--chat-max-output", "65536", "--chat-line-rate", "100000",
-                   "--chat-line-burst", "100000")
+    s, addr = room("--chat-line-rate", "100000", "--chat-line-burst", "100000")
     slow = socket.socket()
     slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     slow.connect(addr)
@@ -328,8 +327,8 @@ def test_a_reader_that_never_reads_cannot_slow_the_room(room):
                 pass
             m.s.setblocking(True)
     assert cut
-    assert "more than 65536 bytes of output queued" in s.stderr()
-    # Bounded: the slow reader's queue was cut at 64 KiB.
+    assert "more than 262144 bytes of output queued" in s.stderr()
+    # Bounded: the slow reader's queue was cut at 256 KiB.
     assert rss_kib(s.proc.pid) - rss0 < 16 * 1024
     slow.close()
 
