@@ -139,18 +139,20 @@ struct sk_conn {
 	char *raw;                     /* filtered: bytes as read */
 	size_t inlen;                  /* bytes in in[] */
 	size_t incap;                  /* its size: the service's in_size */
-	char *in;                      /* input not yet handled; it follows
-					* this struct in the same block */
+	char *in;                      /* input not yet handled (incap
+					* bytes), or NULL while there is none:
+					* an idle peer holds no buffer */
 };
 
 /* A size rounded up for the next part of a connection's block. */
 #define SK__ALIGN(n) \
 	(((n) + alignof(max_align_t) - 1) & ~(alignof(max_align_t) - 1))
-/* A connection's block: the struct, its input buffer (the service's
- * in_size, or SK_CONN_INBUF), then the service's state. */
+/* A connection's block: the struct, then the service's state. Its input
+ * buffer (the service's in_size, or SK_CONN_INBUF) is taken from the
+ * service's pool when bytes arrive and given back once they are all
+ * handled, so the many idle peers of a chat room cost no buffer. */
 #define SK__CONN_INSIZE(d) ((d)->in_size != 0 ? (d)->in_size : SK_CONN_INBUF)
-#define SK__CONN_HEAD(d) \
-	(SK__ALIGN(sizeof(struct sk_conn)) + SK__ALIGN(SK__CONN_INSIZE(d)))
+#define SK__CONN_HEAD(d) SK__ALIGN(sizeof(struct sk_conn))
 
 /* One service in one server. */
 struct sk_svc {
@@ -165,6 +167,9 @@ struct sk_svc {
 	unsigned nconn;                /* TCP connections open */
 	struct sk_conn *cache;         /* freed connections kept for reuse */
 	unsigned ncache;               /* how many */
+	void *inpool;                  /* free input buffers (each holds the
+					* next's address), for reuse */
+	unsigned ninpool;              /* how many */
 	int inited;                    /* init ran and succeeded */
 };
 
@@ -508,6 +513,42 @@ static void sk__tell(struct sk_conn *c, enum sk_close_reason why)
 		c->svc->def->tcp_close(c, why);
 }
 
+/* c's input buffer, taken from the pool (or made) if it has none;
+ * NULL when out of memory. */
+static char *sk__in_get(struct sk_conn *c)
+{
+	struct sk_svc *v = c->svc;
+
+	if (c->in != NULL)
+		return c->in;
+	if (v->inpool != NULL) {
+		c->in = v->inpool;
+		memcpy(&v->inpool, c->in, sizeof(void *));
+		v->ninpool--;
+	} else {
+		c->in = malloc(c->incap < sizeof(void *) ? sizeof(void *)
+							 : c->incap);
+	}
+	return c->in;
+}
+
+/* c's input is all handled: its buffer goes back to the pool. */
+static void sk__in_put(struct sk_conn *c)
+{
+	struct sk_svc *v = c->svc;
+
+	if (c->in == NULL || c->inlen != 0)
+		return;
+	if (v->ninpool < SK_CONN_CACHE) {
+		memcpy(c->in, &v->inpool, sizeof(void *));
+		v->inpool = c->in;
+		v->ninpool++;
+	} else {
+		free(c->in);
+	}
+	c->in = NULL;
+}
+
 static void sk__conn_free(uv_handle_t *h)
 {
 	struct sk_conn *c = h->data;
@@ -524,6 +565,8 @@ static void sk__conn_free(uv_handle_t *h)
 	c->filter = NULL;
 	c->fstate = NULL;
 	c->raw = NULL;
+	c->inlen = 0;
+	sk__in_put(c);
 	/* Cancelled writes have had their callbacks; the bytes can go. */
 	sk_outq_clear(&c->out);
 	if (c->spare) {
@@ -947,6 +990,11 @@ static void sk__conn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 		buf->len = c->incap;
 		return;
 	}
+	if (sk__in_get(c) == NULL) {
+		buf->base = NULL; /* libuv calls sk__read with UV_ENOBUFS */
+		buf->len = 0;
+		return;
+	}
 	buf->base = c->in + c->inlen;
 	buf->len = c->incap - c->inlen;
 }
@@ -980,6 +1028,10 @@ size_t sk_conn_feed(struct sk_conn *c, const void *buf, size_t len)
 
 	if (len > room)
 		len = room;
+	if (len == 0)
+		return 0;
+	if (sk__in_get(c) == NULL)
+		return 0; /* sk__conn_run closes it: nothing was handed over */
 	memcpy(c->in + c->inlen, buf, len);
 	c->inlen += len;
 	return len;
@@ -1053,6 +1105,7 @@ static void sk__conn_run(struct sk_conn *c)
 		return;
 	}
 later:
+	sk__in_put(c);
 	if (c->inlen > 0 && !c->paused && !c->held && !partial)
 		sk__ready_add(c);
 	want = !c->paused && !c->eof && c->inlen < c->incap;
@@ -1074,8 +1127,23 @@ static void sk__read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 	uint64_t now;
 
 	(void)buf;
-	if (n == 0 || c->closing)
+	if (c->closing)
 		return;
+	if (n == UV_ENOBUFS) {
+		if (c->in == NULL) {
+			sk__conn_close(c, SK_CLOSE_NOMEM); /* no buffer */
+			return;
+		}
+		/* Full (cannot happen: reading stops first); sk__conn_run
+		 * reads again once there is room. */
+		uv_read_stop(st);
+		c->reading = 0;
+		return;
+	}
+	if (n == 0) {
+		sk__in_put(c); /* nothing came (EAGAIN) */
+		return;
+	}
 	if (c->ending) {
 		/* Lingering: input is discarded until the peer's EOF. */
 		if (n < 0)
@@ -1137,7 +1205,6 @@ static struct sk_conn *sk__conn_get(struct sk_listener *l)
 	if (c != NULL) {
 		memset(c, 0, sizeof(*c));
 		memset((char *)c + SK__CONN_HEAD(v->def), 0, v->def->conn_size);
-		c->in = (char *)c + SK__ALIGN(sizeof(*c));
 		c->incap = SK__CONN_INSIZE(v->def);
 		return c;
 	}
@@ -1147,7 +1214,6 @@ static struct sk_conn *sk__conn_get(struct sk_listener *l)
 	c = l->spare;
 	l->spare = NULL;
 	memset(c, 0, sizeof(*c));
-	c->in = (char *)c + SK__ALIGN(sizeof(*c));
 	c->incap = SK__CONN_INSIZE(v->def);
 	c->spare = 1;
 	return c;
@@ -1853,6 +1919,12 @@ static void sk__svc_free(struct sk_svc *v)
 
 		v->cache = c->next;
 		free(c);
+	}
+	while (v->inpool != NULL) {
+		void *b = v->inpool;
+
+		memcpy(&v->inpool, b, sizeof(void *));
+		free(b);
 	}
 	sk_srcmap_fini(&v->src);
 	free(v->rl);

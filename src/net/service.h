@@ -190,7 +190,8 @@ struct sk_service {
 	 * zeroed at accept and freed by the platform. */
 	size_t conn_size;
 	/* TCP: input buffered for the service, which must hold its largest
-	 * request (a whole frame); 0: SK_CONN_INBUF. */
+	 * request (a whole frame); 0: SK_CONN_INBUF. A connection holds
+	 * the buffer only while it has input not yet handled. */
 	size_t in_size;
 	/* TCP: writes are queued and sent at the end of the loop turn,
 	 * not at once: a service that fans many small messages out to many

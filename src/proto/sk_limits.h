@@ -232,6 +232,11 @@
 #define SK_CHAT_UDP_CREDIT 1
 #define SK_CHAT_UDP_CREDIT_MAX 4
 #define SK_CHAT_UDP_GROWTH 3
+/* chat: joins and leaves told one by one, a second and at once; past
+ * them the room gets one count a second. Each is sent to every member, so
+ * a crowd arriving would otherwise cost members squared. */
+#define SK_CHAT_NOTICE_RATE 10
+#define SK_CHAT_NOTICE_BURST 20
 /* ms a partial line waits for its LF before it is taken as whole (the
  * tutorial's client sends none, and waits for an answer). */
 #define SK_CHAT_PARTIAL_MS 250

@@ -210,12 +210,23 @@ struct sk__room {
 	unsigned long udp_unsent;      /* lines an unproven peer was not
 					* sent (over its credit) */
 	unsigned long udp_refused;     /* datagrams from one peer too many */
+	struct sk_bucket comings;      /* joins and leaves told one by one */
+	unsigned long joined_untold;   /* past it, counted for the summary */
+	unsigned long left_untold;
+	uv_timer_t summary;            /* tells the counts, once a second */
+	int summary_on;                /* it is armed */
 	int stopping;                  /* shutdown began: no more notices */
 	unsigned long lines;           /* lines said */
 	unsigned long dropped_flood;   /* lines over a flood limit */
 };
 
 #define SK__ROOM(s) ((struct sk__room *)sk_svc_data(s))
+
+static const struct sk_rate sk__comings_rate = {
+	SK_CHAT_NOTICE_RATE, SK_CHAT_NOTICE_BURST, 0
+};
+
+static void sk__summary(uv_timer_t *t);
 
 /* ---- small things ---- */
 
@@ -455,11 +466,46 @@ static void sk__places(struct sk__room *r)
 			 "in the queue", ++place);
 }
 
+/*
+ * Joins and leaves are told one by one while they are few. Each one goes
+ * to every member, so a crowd arriving (or a client opening a thousand
+ * connections and closing them) would cost members squared: past
+ * SK_CHAT_NOTICE_RATE a second the room is told once a second how many
+ * came and went instead.
+ */
+static int sk__comings(struct sk__room *r, int join)
+{
+	if (sk_bucket_take(&r->comings, &sk__comings_rate, uv_hrtime()))
+		return 1;
+	if (join)
+		r->joined_untold++;
+	else
+		r->left_untold++;
+	if (!r->summary_on) {
+		r->summary_on = 1;
+		uv_timer_start(&r->summary, sk__summary, 1000, 0);
+	}
+	return 0;
+}
+
+static void sk__summary(uv_timer_t *t)
+{
+	struct sk__room *r = t->data;
+
+	r->summary_on = 0;
+	if (r->joined_untold + r->left_untold == 0)
+		return;
+	sk__announce(r, NULL, "%lu joined and %lu left in the last second "
+		     "(too many to name)", r->joined_untold, r->left_untold);
+	r->joined_untold = r->left_untold = 0;
+}
+
 static void sk__join(struct sk__room *r, struct sk__member *m)
 {
 	m->state = SK__JOINED;
 	sk__list_add(&r->room, m);
-	sk__announce(r, m, "%s joined", m->nick);
+	if (sk__comings(r, 1))
+		sk__announce(r, m, "%s joined", m->nick);
 }
 
 /* Let the first caller on hold in, while there is a place. */
@@ -518,7 +564,9 @@ static void sk__leave(struct sk__room *r, struct sk__member *m,
 		return;
 	}
 	sk__list_del(&r->room, m);
-	if (why != NULL && why[0] != '\0')
+	if (r->stopping || !sk__comings(r, 0))
+		;
+	else if (why != NULL && why[0] != '\0')
 		sk__announce(r, NULL, "%s left (%s)", m->nick, why);
 	else
 		sk__announce(r, NULL, "%s left", m->nick);
@@ -1032,10 +1080,13 @@ static int sk__chat_init(struct sk_svc *s)
 	r->timer.data = r;
 	uv_timer_init(sk_svc_loop(s), &r->expire);
 	r->expire.data = r;
+	uv_timer_init(sk_svc_loop(s), &r->summary);
+	r->summary.data = r;
 	r->peers = calloc(2 * SK_CHAT_UDP_PEERS_MAX, sizeof(*r->peers));
 	if (r->peers == NULL) {
 		uv_close((uv_handle_t *)&r->timer, NULL);
 		uv_close((uv_handle_t *)&r->expire, NULL);
+		uv_close((uv_handle_t *)&r->summary, NULL);
 		free(r->nicks);
 		free(r);
 		return -ENOMEM;
@@ -1066,6 +1117,7 @@ static void sk__chat_stop(struct sk_svc *s)
 	r->stopping = 1;
 	uv_close((uv_handle_t *)&r->timer, NULL);
 	uv_close((uv_handle_t *)&r->expire, NULL);
+	uv_close((uv_handle_t *)&r->summary, NULL);
 	if (r->con != NULL) {
 		sk_console_close(r->con);
 		r->con = NULL;

@@ -270,6 +270,31 @@ def test_member_killed_and_reset(room):
     sentinel(a, b)
 
 
+def test_a_crowd_is_counted_not_named(room):
+    """Joins and leaves past 20 at once are told as one count a second,
+    not one line each to every member (members squared)."""
+    s, addr = room()
+    a = Member(addr)
+    crowd = [Member(addr) for _ in range(50)]
+    # guest1's own join took the first of the 20.
+    got = a.lines(20)
+    assert got[0] == b"*** welcome, you are guest1; 2 here; /help for commands\n"
+    assert got[1:] == [b"*** guest%d joined\n" % i for i in range(2, 21)]
+    assert a.line() == (b"*** 31 joined and 0 left in the last second (too "
+                        b"many to name)\n")
+    # Closed with notices unread, a socket resets: "connection lost".
+    for m in crowd:
+        m.close()
+    line = a.line()
+    while line.startswith(b"*** guest"):
+        assert line.endswith((b" left\n", b" left (connection lost)\n"))
+        line = a.line()
+    assert line.startswith(b"*** 0 joined and ") and \
+        line.endswith(b" left in the last second (too many to name)\n")
+    a.say(b"/who\n")
+    assert a.line() == b"*** 1 here: guest1\n"
+
+
 def test_half_open_member_caught_by_idle_timeout(room):
     s, addr = room("--chat-idle-timeout", "1")
     a = Member(addr)
@@ -297,10 +322,17 @@ def test_a_reader_that_never_reads_cannot_slow_the_room(room):
     slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     slow.connect(addr)
     members = [Member(addr) for _ in range(100)]
-    # Everyone has joined once the last one's join reached the first.
+    # Everyone has joined once /who says so (past the first 20 in a
+    # burst, joins are told as a count once a second).
     first = members[0]
-    while first.line() != b"*** guest101 joined\n":
-        pass
+    while True:
+        first.say(b"/who\n")
+        line = first.line()
+        while not line.startswith(b"*** ") or b" here:" not in line:
+            line = first.line()
+        if line.startswith(b"*** 101 here:"):
+            break
+        time.sleep(0.05)
     rss0 = rss_kib(s.proc.pid)
     text = b"x" * 1000 + b"\n"
     cut = False
@@ -313,8 +345,12 @@ def test_a_reader_that_never_reads_cannot_slow_the_room(room):
         for _ in range(99):
             line = first.line()
             while line.startswith(b"***"):
+                # Named, or counted if the joins took the room's quota
+                # of notices this second.
                 cut = cut or line == (b"*** guest1 left (too slow to read: "
-                                      b"disconnected)\n")
+                                      b"disconnected)\n") or \
+                    line.endswith(b" joined and 1 left in the last second "
+                                  b"(too many to name)\n")
                 line = first.line()
             assert line.endswith(b"> " + text)
         for m in members[1:]:
