@@ -237,6 +237,10 @@ struct sk__inreq {
  * per 64 KiB instead of four of each.
  */
 static uint8_t sk__obuf[SK_EXEC_READ_FRAMES * SK_FRAME_MAX];
+/* An output frame's payload: a frame then fills one TLS record (16 KiB
+ * of plaintext) exactly, instead of spilling 8 bytes into a record of
+ * their own. */
+#define SK__OUT_PAYLOAD (SK_FRAME_MAX_PAYLOAD - SK_FRAME_HEADER)
 
 static void sk__cmd_check(struct sk__cmd *x);
 
@@ -466,7 +470,7 @@ static void sk__read_out(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
 static void sk__out_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
 	struct sk__cmd *x = h->data;
-	size_t room = SK_EXEC_READ_FRAMES * SK_FRAME_MAX_PAYLOAD;
+	size_t room = SK_EXEC_READ_FRAMES * SK__OUT_PAYLOAD;
 
 	(void)hint;
 	if (room > x->credit)
@@ -555,7 +559,7 @@ static void sk__read_out(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	x->credit -= (uint32_t)n;
 	if (!x->reset) {
 		struct sk_conn *c = sk__conn_of(x);
-		size_t p = SK_FRAME_MAX_PAYLOAD, f = SK_FRAME_HEADER;
+		size_t p = SK__OUT_PAYLOAD, f = SK_FRAME_HEADER;
 		size_t nf = ((size_t)n + p - 1) / p;
 
 		/* Frame k's payload moves up by k headers, the last first. */
