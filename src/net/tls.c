@@ -28,7 +28,10 @@ struct sk_tls {
 struct sk__tls_conn {
 	SSL *ssl;                 /* the session */
 	BIO *rbio;                /* records in, from the socket */
-	BIO *wbio;                /* records out, to the socket */
+	BIO *wbio;                /* records out: the session's end of a BIO
+				   * pair (owned by ssl) */
+	BIO *net;                 /* its other end, which we read from in
+				   * place and hand to the socket */
 	const struct sk_key *key; /* the identity the client proved */
 	int done;                 /* handshake finished */
 };
@@ -215,17 +218,22 @@ void sk_tls_free(struct sk_tls *t)
 
 /* ---- the filter ---- */
 
-/* Hand what OpenSSL wrote to the socket. */
+/* Hand what OpenSSL wrote to the socket, straight from the pair's ring
+ * (a memory BIO's reset would clear its whole buffer each time). */
 static int sk__flush(struct sk_conn *c, struct sk__tls_conn *tc)
 {
-	char *p;
-	long n = BIO_get_mem_data(tc->wbio, &p);
-	int rc = 0;
+	for (;;) {
+		char *p;
+		int n = BIO_nread0(tc->net, &p);
+		int rc;
 
-	if (n > 0)
+		if (n <= 0)
+			return 0;
 		rc = sk_conn_write_raw(c, p, (size_t)n);
-	(void)BIO_reset(tc->wbio);
-	return rc;
+		(void)BIO_nread(tc->net, &p, n);
+		if (rc != 0)
+			return rc;
+	}
 }
 
 static int sk__tls_in(struct sk_conn *c, void *st, const char *buf,
@@ -286,8 +294,17 @@ static int sk__tls_out(struct sk_conn *c, void *st, const void *buf,
 		return -EAGAIN;
 	while (len > 0) {
 		int n = SSL_write(tc->ssl, p, (int)(len < 16384 ? len : 16384));
+		int rc;
 
 		if (n <= 0) {
+			/* The ring is full: empty it into the socket's queue,
+			 * and go on. */
+			if (SSL_get_error(tc->ssl, n) == SSL_ERROR_WANT_WRITE &&
+			    BIO_ctrl_pending(tc->net) > 0) {
+				if ((rc = sk__flush(c, tc)) != 0)
+					return rc;
+				continue;
+			}
 			ERR_clear_error();
 			return -EPROTO;
 		}
@@ -312,7 +329,8 @@ static void sk__tls_free(void *st)
 {
 	struct sk__tls_conn *tc = st;
 
-	SSL_free(tc->ssl); /* and both BIOs */
+	SSL_free(tc->ssl); /* and rbio, and wbio */
+	BIO_free(tc->net);
 	free(tc);
 }
 
@@ -331,11 +349,13 @@ int sk_tls_accept(struct sk_conn *c, struct sk_tls *t)
 		return -ENOMEM;
 	tc->ssl = SSL_new(t->ctx);
 	tc->rbio = BIO_new(BIO_s_mem());
-	tc->wbio = BIO_new(BIO_s_mem());
+	if (!BIO_new_bio_pair(&tc->wbio, SK_TLS_WRING, &tc->net, SK_TLS_WRING))
+		tc->wbio = tc->net = NULL;
 	if (tc->ssl == NULL || tc->rbio == NULL || tc->wbio == NULL ||
 	    !SSL_set_ex_data(tc->ssl, sk__ssl_index, tc)) {
 		BIO_free(tc->rbio);
 		BIO_free(tc->wbio);
+		BIO_free(tc->net);
 		SSL_free(tc->ssl);
 		free(tc);
 		return -ENOMEM;

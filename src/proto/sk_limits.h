@@ -252,6 +252,11 @@
  * daemon. */
 #define SK_CONSOLE_OUT_MAX (1024 * 1024)
 
+/* TLS records on their way out, per connection: two full records (16 KiB
+ * of plaintext each, with their overhead); a fuller ring is emptied into
+ * the connection's queue, whose cap (max-output) bounds the rest. */
+#define SK_TLS_WRING (2 * (16384 + 256))
+
 /* A pre-shared key: 32 random bytes (256 bits), one per client identity. */
 #define SK_KEY_LEN 32
 /* A client identity in a key file (sent in clear in the TLS handshake). */
