@@ -785,7 +785,8 @@ static int sk__line(struct sk__room *r, struct sk__member *m,
 	case SK_CHAT_SAY:
 	case SK_CHAT_ME:
 		now = uv_hrtime();
-		if (m->c != NULL && !sk_bucket_take(&m->flood, &r->flood, now)) {
+		if (m != &r->console &&
+		    !sk_bucket_take(&m->flood, &r->flood, now)) {
 			r->dropped_flood++;
 			if (now - m->told_flood >= 1000000000ull) {
 				m->told_flood = now;
@@ -813,8 +814,11 @@ static int sk__line(struct sk__room *r, struct sk__member *m,
 		sk__help(r, m);
 		return 0;
 	case SK_CHAT_QUIT:
-		if (m == &r->console)
-			return 0; /* the console stays; stop the daemon */
+		if (m == &r->console) {
+			sk__tell(r, m, "the console stays in the room; stop "
+				 "the daemon to end it");
+			return 0;
+		}
 		sk__tell(r, m, "bye");
 		{
 			char why[SK_CHAT_CLEAN_MAX(200) + 1];
