@@ -22,10 +22,13 @@ static int sk__pidfd_open(pid_t pid)
 /*
  * The child, between vfork() and execve(). It shares our memory, so it
  * only makes system calls on values prepared before the vfork, and never
- * returns: on failure it writes errno to report and _exit()s.
+ * returns: on failure it stores errno in *report (our memory: we read it
+ * once vfork() returns, which is after the child's exec or exit, as
+ * glibc's posix_spawn does) and _exit()s.
  */
 __attribute__((noreturn)) static void
-sk__child(const struct sk_proc_opts *o, const int fds[3], int report)
+sk__child(const struct sk_proc_opts *o, const int fds[3],
+	  volatile int *report)
 {
 	struct sigaction dfl;
 	struct rlimit rl;
@@ -73,26 +76,25 @@ sk__child(const struct sk_proc_opts *o, const int fds[3], int report)
 	execvpe(o->file, o->argv, o->envp);
 fail:
 	e = errno;
-	(void)!write(report, &e, sizeof(e));
+	*report = e != 0 ? e : EINVAL;
 	_exit(127);
 }
 
 int sk_proc_spawn(const struct sk_proc_opts *o, struct sk_proc *p)
 {
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
-	int rep[2] = { -1, -1 };
 	int child_fds[3];
 	sigset_t all, old;
 	pid_t pid;
 	int rc, e = 0;
-	ssize_t n;
+	volatile int report = 0;
 
 	p->pid = -1;
 	p->pidfd = p->in = p->out = p->err = -1;
 	/* Our ends are non-blocking; the child's are blocking, as programs
 	 * expect; all are close-on-exec (dup2 clears it on 0, 1, 2). */
 	if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 ||
-	    pipe2(err, O_CLOEXEC) != 0 || pipe2(rep, O_CLOEXEC) != 0) {
+	    pipe2(err, O_CLOEXEC) != 0) {
 		rc = -errno;
 		goto error;
 	}
@@ -109,23 +111,18 @@ int sk_proc_spawn(const struct sk_proc_opts *o, struct sk_proc *p)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pid = vfork();
 	if (pid == 0)
-		sk__child(o, child_fds, rep[1]);
+		sk__child(o, child_fds, &report);
 	e = errno;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0) {
 		rc = -e;
 		goto error;
 	}
-	/* vfork() returns once the child has exec'd or exited: the report
-	 * pipe holds its errno, or nothing. */
-	close(rep[1]);
-	rep[1] = -1;
-	do
-		n = read(rep[0], &e, sizeof(e));
-	while (n < 0 && errno == EINTR);
-	if (n == sizeof(e)) {
+	/* vfork() returns once the child has exec'd or exited: report
+	 * holds its errno, or 0. */
+	if (report != 0) {
 		waitpid(pid, NULL, 0);
-		rc = -e;
+		rc = -report;
 		goto error;
 	}
 	p->pidfd = sk__pidfd_open(pid);
@@ -142,7 +139,6 @@ int sk_proc_spawn(const struct sk_proc_opts *o, struct sk_proc *p)
 	close(in[0]);
 	close(out[1]);
 	close(err[1]);
-	close(rep[0]);
 	return 0;
 error:
 	for (int i = 0; i < 2; i++) {
@@ -152,8 +148,6 @@ error:
 			close(out[i]);
 		if (err[i] >= 0)
 			close(err[i]);
-		if (rep[i] >= 0)
-			close(rep[i]);
 	}
 	return rc;
 }
