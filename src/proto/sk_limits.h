@@ -160,6 +160,75 @@
 #define SK_EXEC_WINDOW_MAX 0x7fffffffu
 
 
+/* exec over UDP, the reliable message layer (src/proto/rmsg.h).
+ *
+ * One of its datagrams is the plaintext of one DTLS 1.2 record, and the
+ * whole must cross a 1280-byte IPv6 path (the minimum every IPv6 link
+ * carries) without IP fragmentation, which many paths drop: 1280, less
+ * IPv6 40 and UDP 8, less the record's 13-byte header, AES-GCM's 8-byte
+ * explicit nonce and 16-byte tag, leaves 1195 bytes. A larger datagram
+ * is refused by the decoder; an encoder never writes one. */
+#define SK_RMSG_PATH_MTU 1280
+#define SK_RMSG_IP_UDP_OVERHEAD (40 + 8)
+#define SK_RMSG_DTLS_OVERHEAD (13 + 8 + 16)
+#define SK_RMSG_MAX_DGRAM                                                      \
+	(SK_RMSG_PATH_MTU - SK_RMSG_IP_UDP_OVERHEAD - SK_RMSG_DTLS_OVERHEAD)
+
+/* Requests one session remembers at once, running or done with their
+ * output cached: a client cannot make a session hold more commands or
+ * more cached outputs than this. A new request when all are running is
+ * refused (TOO_MANY); otherwise the oldest finished one is forgotten. */
+#define SK_RMSG_SLOTS 16
+
+/* The output stream of one UDP request (its exec frames, headers
+ * included), by default and at most (a setting's bounds): the server
+ * caches a request's whole output until it is delivered or expires, so
+ * this, times SK_RMSG_SLOTS, bounds one session's memory. Past the cap
+ * the output is cut and the stream ends with ERROR TRUNCATED. The
+ * minimum leaves room for EXEC_OK, some output and the final frame. */
+#define SK_RMSG_OUTPUT_DEFAULT (1024 * 1024)
+#define SK_RMSG_OUTPUT_MIN 1024
+#define SK_RMSG_OUTPUT_MAX (16 * 1024 * 1024)
+
+/* Microseconds a finished request's cached output is kept after its end
+ * or the client's last datagram about it, whichever is later; then it is
+ * freed and a repeat of the request gets EXPIRED (it never runs again).
+ * Stops a client that vanished from pinning a megabyte per request. */
+#define SK_RMSG_CACHE_TTL_US (60ull * 1000 * 1000)
+
+/* Datagrams of output in flight per session (the send window), and the
+ * bytes of the stream the client buffers past the first one it lacks
+ * (its receive window; the server never sends beyond it): a server
+ * cannot flood the path, nor a client be made to hold more than this
+ * out of order. */
+#define SK_RMSG_WINDOW 64
+#define SK_RMSG_RECV_WINDOW (256 * 1024)
+
+/* Ranges in one ACK; a client keeps the ranges of the newest packet
+ * numbers it received, so an ACK stays small and the server's work per
+ * ACK bounded. An ACK with more is malformed. */
+#define SK_RMSG_ACK_RANGES 32
+
+/* Replies (IN_PROGRESS, ERROR) a session holds until they are sent; past
+ * it, a repeated request is answered by its next repeat instead. */
+#define SK_RMSG_CTL_QUEUE 8
+
+/* Request ids a session remembers as seen below the highest one (the
+ * replay window): an older id is refused, since whether it ran is no
+ * longer known. */
+#define SK_RMSG_REPLAY_WINDOW 64
+
+/* Times the server's retransmission timer may fire in a row without an
+ * ACK before it stops sending to the session, until the client is heard
+ * again: a vanished client costs a few probes, not a stream of them. */
+#define SK_RMSG_MAX_RTOS 10
+
+/* REQUEST transmissions the client makes without hearing the server
+ * (the default and the most a caller may ask for) before it gives up
+ * with "no reply". */
+#define SK_RMSG_ATTEMPTS 6
+#define SK_RMSG_ATTEMPTS_MAX 32
+
 /* Receive buffer for one datagram: the largest UDP payload, so nothing is
  * silently truncated. */
 #define SK_UDP_BUF (64 * 1024)
