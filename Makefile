@@ -2,7 +2,7 @@
 #   make run      build and start `sockit serve` on the embedded defaults
 #   make check    unit + system tests, again under ASan/UBSan, the unit and
 #                 NTP tests under TSan, then fuzzing
-#   make bench    benchmarks against peers (xinetd)
+#   make bench    benchmarks against peers (xinetd, chronyd, ncat, ssh, ngircd, Redis)
 #   make install  PREFIX=/usr/local DESTDIR=
 #   make clean
 

@@ -10,12 +10,14 @@
  * the server closes, and counts as one when the reply was not empty (or,
  * with --empty, whenever the server closed cleanly).
  *
- * ntp: see sk__bench_ntp(); exec: see sk__bench_exec().
+ * ntp: see sk__bench_ntp(); exec: see sk__bench_exec(); chat: see
+ * bench_chat.c.
  *
  * All stop at --count replies or --duration seconds, whichever is first.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +37,7 @@
 #include "../proto/exec_client.h"
 #include "../proto/frame.h"
 #include "../proto/ntp.h"
+#include "bench.h"
 #include "cli.h"
 #include "link.h"
 
@@ -707,6 +710,70 @@ static int sk__exec_main(const struct sk_target *t, const char *keys,
 	return SK_EXIT_OK;
 }
 
+/* --steps: "N,N,..." rising, into o. Returns 0 or -1. */
+static int sk__parse_steps(const char *s, struct sk_bench_chat *o)
+{
+	char one[16];
+
+	o->nsteps = 0;
+	while (*s != '\0') {
+		size_t n = strcspn(s, ",");
+		unsigned long v;
+
+		if (n == 0 || n >= sizeof(one) ||
+		    o->nsteps == SK_CHAT_BENCH_MAX_STEPS)
+			return -1;
+		memcpy(one, s, n);
+		one[n] = '\0';
+		if (sk_parse_uint(one, 1, SK_CHAT_BENCH_MAX_MEMBERS, &v) != 0 ||
+		    (o->nsteps > 0 && v <= o->steps[o->nsteps - 1]))
+			return -1;
+		o->steps[o->nsteps++] = (unsigned)v;
+		s += n;
+		if (*s == ',')
+			s++;
+	}
+	return o->nsteps > 0 ? 0 : -1;
+}
+
+/* Check the chat kind's options and run it. */
+static int sk__chat_main(struct sk_bench_chat *o, unsigned long window,
+			 unsigned duration_ms, const char *target)
+{
+	struct sk_target t;
+	char err[512];
+
+	if (window > SK_CHAT_BENCH_MAX_WINDOW)
+		return sk_usage_error("bench", "--window: chat keeps at most %d "
+				      "lines in flight per talker",
+				      SK_CHAT_BENCH_MAX_WINDOW);
+	o->window = window > 0 ? (unsigned)window : 16;
+	o->duration_ms = duration_ms;
+	if (o->talkers == UINT_MAX) /* not given */
+		o->talkers = o->nsteps > 0 ? 0 : 4;
+	if (o->nsteps > 0) {
+		if (o->talkers > 0 || o->rate > 0 || o->latency)
+			return sk_usage_error("bench", "--steps holds idle "
+					      "members: no -t, --rate or "
+					      "--latency");
+		o->members = o->steps[o->nsteps - 1];
+	} else if (o->proto != SK_CHAT_REDIS && o->talkers >= o->members) {
+		return sk_usage_error("bench", "--talkers: fewer than the "
+				      "members (the first member never talks)");
+	} else if (o->talkers == 0) {
+		return sk_usage_error("bench", "--talkers: at least 1");
+	}
+	if (sk_target_resolve(&t, target, 0, SOCK_STREAM, err, sizeof(err))) {
+		fprintf(stderr, "sockit: bench: %s\n", err);
+		return SK_EXIT_FAIL;
+	}
+	if (t.addr[0].ss_family != AF_INET && t.addr[0].ss_family != AF_INET6) {
+		fprintf(stderr, "sockit: bench: %s: chat is over TCP\n", t.name);
+		return SK_EXIT_FAIL;
+	}
+	return sk_bench_chat(o, (const struct sockaddr *)&t.addr[0], t.name);
+}
+
 int sk_cmd_bench(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -719,11 +786,24 @@ int sk_cmd_bench(int argc, char **argv)
 		{ "identity", required_argument, NULL, 'i' },
 		{ "insecure", no_argument, NULL, 'I' },
 		{ "bytes", no_argument, NULL, 'B' },
+		{ "proto", required_argument, NULL, 'P' },
+		{ "members", required_argument, NULL, 'm' },
+		{ "talkers", required_argument, NULL, 't' },
+		{ "rate", required_argument, NULL, 'R' },
+		{ "latency", no_argument, NULL, 'L' },
+		{ "size", required_argument, NULL, 'Z' },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "steps", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct sk_frame_exec cmd;
-	unsigned long count = 10000000, window = 0, sources = 8, bogus = 0;
+	struct sk_bench_chat chat = {
+		.proto = SK_CHAT_LINE, .members = 100, .talkers = UINT_MAX,
+		.size = 64,
+	};
+	unsigned long count = 10000000, window = 0, sources = 8, bogus = 0, v;
+	int chat_opts = 0, other_opts = 0, duration_set = 0;
 	int64_t med = 0, p99 = 0;
 	unsigned duration_ms = 3000;
 	const char *keys = NULL, *identity = NULL, *kind;
@@ -734,14 +814,24 @@ int sk_cmd_bench(int argc, char **argv)
 	int c, nargs, udp, ntp, exec, empty = 0, insecure = 0, bytes = 0;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "d:n:w:s:k:i:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:n:w:s:k:i:m:t:h", opts,
+				NULL)) != -1) {
+		if (strchr("PmtRLZpS", c) != NULL)
+			chat_opts = 1;
+		if (strchr("nsE", c) != NULL)
+			other_opts = 1;
 		switch (c) {
 		case 'd':
+			/* chat --steps allows up to SK_CHAT_BENCH_MAX_SCALE_S,
+			 * checked once the kind is known. */
 			if (sk_parse_seconds(optarg, &duration_ms) != 0 ||
-			    duration_ms > 60000)
+			    duration_ms > SK_CHAT_BENCH_MAX_SCALE_S * 1000u)
 				return sk_usage_error("bench", "--duration: '%s' "
-						      "is not 0.001 to 60 seconds",
-						      optarg);
+						      "is not 0.001 to 60 seconds "
+						      "(%d with chat --steps)",
+						      optarg,
+						      SK_CHAT_BENCH_MAX_SCALE_S);
+			duration_set = 1;
 			break;
 		case 'n':
 			if (sk_parse_uint(optarg, 1, 1000000000, &count) != 0)
@@ -765,6 +855,65 @@ int sk_cmd_bench(int argc, char **argv)
 		case 'i': identity = optarg; break;
 		case 'I': insecure = 1; break;
 		case 'B': bytes = 1; break;
+		case 'P':
+			if (strcmp(optarg, "line") == 0)
+				chat.proto = SK_CHAT_LINE;
+			else if (strcmp(optarg, "irc") == 0)
+				chat.proto = SK_CHAT_IRC;
+			else if (strcmp(optarg, "redis") == 0)
+				chat.proto = SK_CHAT_REDIS;
+			else
+				return sk_usage_error("bench", "--proto: '%s' is "
+						      "not line, irc or redis",
+						      optarg);
+			break;
+		case 'm':
+			if (sk_parse_uint(optarg, 1, SK_CHAT_BENCH_MAX_MEMBERS,
+					  &v) != 0)
+				return sk_usage_error("bench", "--members: '%s' "
+						      "is not 1 to %d", optarg,
+						      SK_CHAT_BENCH_MAX_MEMBERS);
+			chat.members = (unsigned)v;
+			break;
+		case 't':
+			if (sk_parse_uint(optarg, 0, SK_CHAT_BENCH_MAX_TALKERS,
+					  &v) != 0)
+				return sk_usage_error("bench", "--talkers: '%s' "
+						      "is not 0 to %d", optarg,
+						      SK_CHAT_BENCH_MAX_TALKERS);
+			chat.talkers = (unsigned)v;
+			break;
+		case 'R':
+			if (sk_parse_uint(optarg, 1, 10000000, &v) != 0)
+				return sk_usage_error("bench", "--rate: bad "
+						      "number '%s'", optarg);
+			chat.rate = (unsigned)v;
+			break;
+		case 'L': chat.latency = 1; break;
+		case 'Z':
+			if (sk_parse_uint(optarg, SK_CHAT_BENCH_MIN_SIZE,
+					  SK_CHAT_BENCH_MAX_SIZE, &v) != 0)
+				return sk_usage_error("bench", "--size: '%s' is "
+						      "not %d to %d", optarg,
+						      SK_CHAT_BENCH_MIN_SIZE,
+						      SK_CHAT_BENCH_MAX_SIZE);
+			chat.size = (unsigned)v;
+			break;
+		case 'p':
+			if (sk_parse_uint(optarg, 1, 1u << 30, &v) != 0)
+				return sk_usage_error("bench", "--pid: bad "
+						      "process id '%s'", optarg);
+			chat.pid = (long)v;
+			break;
+		case 'S':
+			if (sk__parse_steps(optarg, &chat) != 0)
+				return sk_usage_error("bench", "--steps: '%s' is "
+						      "not rising member counts "
+						      "N,N,... (at most %d, each "
+						      "at most %d)", optarg,
+						      SK_CHAT_BENCH_MAX_STEPS,
+						      SK_CHAT_BENCH_MAX_MEMBERS);
+			break;
 		case 'h':
 			return sk_help("bench");
 		default:
@@ -776,12 +925,34 @@ int sk_cmd_bench(int argc, char **argv)
 	if (nargs < 2)
 		return sk_usage_error("bench", "expected KIND HOST:PORT");
 	kind = argv[optind];
+	if (strcmp(kind, "chat") == 0) {
+		if (nargs > 2)
+			return sk_usage_error("bench", "only exec takes a command");
+		if (other_opts || keys != NULL || identity != NULL || insecure ||
+		    bytes)
+			return sk_usage_error("bench", "chat takes -d, -w and its "
+					      "own options only");
+		if (chat.nsteps == 0 && duration_ms > 60000)
+			return sk_usage_error("bench", "--duration: at most 60 "
+					      "seconds (with --steps, %d)",
+					      SK_CHAT_BENCH_MAX_SCALE_S);
+		if (chat.nsteps > 0 && !duration_set)
+			duration_ms = SK_CHAT_BENCH_SCALE_S * 1000u;
+		return sk__chat_main(&chat, window, duration_ms,
+				     argv[optind + 1]);
+	}
+	if (duration_ms > 60000)
+		return sk_usage_error("bench", "--duration: at most 60 seconds");
+	if (chat_opts)
+		return sk_usage_error("bench", "--proto, -m, -t, --rate, "
+				      "--latency, --size, --pid and --steps are "
+				      "for chat");
 	udp = strcmp(kind, "udp") == 0 || strcmp(kind, "ntp") == 0;
 	ntp = strcmp(kind, "ntp") == 0;
 	exec = strcmp(kind, "exec") == 0;
 	if (!udp && !exec && strcmp(kind, "tcp") != 0)
 		return sk_usage_error("bench", "unknown KIND '%s' (know udp, tcp, "
-				      "ntp, exec)", kind);
+				      "ntp, exec, chat)", kind);
 	if (nargs > 2 && !exec)
 		return sk_usage_error("bench", "only exec takes a command");
 	if (empty && strcmp(kind, "tcp") != 0)

@@ -790,3 +790,36 @@ def test_client_on_a_terminal_keeps_the_line_being_typed(room, tmp_path):
     finally:
         t.close()
     a.expect(b"*** tty left\n")
+
+
+def test_bench_chat_against_the_room(room):
+    """`sockit bench chat`: a room forms, its talkers' lines reach every
+    other member, and the one line it prints adds up; --steps holds idle
+    members and reads the daemon's memory."""
+    import re
+    from conftest import sockit
+    s, addr = room("--chat-line-rate", "1000000", "--chat-line-burst",
+                   "1000000", "--chat-max-conn-per-source", "0")
+    hp = "%s:%d" % addr
+    r = sockit("bench", "chat", "-m", "20", "-t", "3", "-d", "0.5", "--pid",
+               str(s.proc.pid), "--latency", hp)
+    assert r.returncode == 0, r.stderr
+    m = re.match(r"chat line %s: 20 members, 3 talkers: (\d+) lines delivered "
+                 r"in [0-9.]+ s = \d+ per second; (\d+) said; server [0-9.]+ "
+                 r"CPU-s = \d+ per CPU-second; generator \d+%% busy; delay "
+                 r"median (\d+) us, p99 (\d+) us, max (\d+) us\n$" % hp,
+                 r.stdout)
+    assert m, r.stdout
+    delivered, said = int(m.group(1)), int(m.group(2))
+    # Each line goes to the 19 others; those in flight at the end (at most
+    # 16 per talker) are not counted.
+    assert said > 0 and 19 * (said - 3 * 16) <= delivered <= 19 * said
+    assert int(m.group(3)) <= int(m.group(4)) <= int(m.group(5))
+    r = sockit("bench", "chat", "--steps", "5,30", "--pid", str(s.proc.pid), hp)
+    assert r.returncode == 0, r.stderr
+    assert re.match(r"chat line %s: held 30 members \(5 at [0-9.]+ s, 30 at "
+                    r"[0-9.]+ s\); server RSS \d+ KiB with none, \d+ KiB with "
+                    r"30 = -?[0-9.]+ KiB per member\n$" % hp, r.stdout), r.stdout
+    # Usage: the first member never talks, so talkers < members.
+    r = sockit("bench", "chat", "-m", "3", "-t", "3", hp)
+    assert r.returncode == 2 and "--talkers" in r.stderr
