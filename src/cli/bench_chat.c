@@ -59,6 +59,9 @@
 			      * skipped up to its LF */
 #define SK__CHAT_READ (64 * 1024) /* bytes per read() */
 #define SK__CHAT_EVENTS 256       /* epoll events per wake-up */
+#define SK__CHAT_JOINING_COUNTED 1024 /* the same, once the server has told
+				       * joins as a count (sockit: its
+				       * backlog is deep) */
 #define SK__CHAT_JOINING 8        /* members connected, not yet seen to
 				   * join */
 #define SK__CHAT_STALL_MS 15000   /* no join (or sync) for this long: the
@@ -107,6 +110,7 @@ struct sk__cb {
 	unsigned alive;                /* members connected or connecting */
 	unsigned lost;                 /* members the server closed */
 	unsigned long joins;           /* joins seen (see the file comment) */
+	int counted;                   /* the server tells joins as counts */
 	struct sk__speaker *sp;        /* talkers, then the sync speaker */
 	unsigned nsp;                  /* talkers + 1 */
 	unsigned sync_sp;              /* the speaker that sends syncs */
@@ -432,6 +436,20 @@ static void sk__line(struct sk__cb *b, unsigned i, const char *p, size_t n,
 			       (n > 11 && memcmp(p, "<announce>", 10) == 0 &&
 				sk__has(p, n, " is connected as "))))
 			b->joins++;
+		/* sockit past 10 joins a second: "*** N joined and M left
+		 * in the last second (too many to name)"; its backlog is
+		 * deep, so more may join at once from then on. */
+		else if (i == 0 && n > 20 && memcmp(p, "*** ", 4) == 0 &&
+			 p[4] >= '0' && p[4] <= '9' &&
+			 sk__has(p, n, " joined and ")) {
+			unsigned long k = 0;
+
+			for (size_t j = 4; j < n && p[j] >= '0' && p[j] <= '9';
+			     j++)
+				k = k * 10 + (unsigned long)(p[j] - '0');
+			b->joins += k;
+			b->counted = 1;
+		}
 		break;
 	case SK_CHAT_IRC:
 		if (n >= 5 && n <= SK__CHAT_CARRY && memcmp(p, "PING ", 5) == 0) {
@@ -562,7 +580,9 @@ static int sk__join(struct sk__cb *b, unsigned target)
 		while (b->opened < target &&
 		       (b->opened == 0 || (b->c[0].state == SK__C_UP &&
 					   sk__joined(b) >= 1)) &&
-		       b->opened < sk__joined(b) + SK__CHAT_JOINING) {
+		       b->opened < sk__joined(b) + (b->counted
+							? SK__CHAT_JOINING_COUNTED
+							: SK__CHAT_JOINING)) {
 			if (sk__open(b, b->opened) != 0)
 				return -1;
 			b->opened++;

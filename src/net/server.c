@@ -961,6 +961,11 @@ int sk_conn_send(struct sk_conn *c, struct sk_buf *b, size_t off, size_t len)
 		return -EINVAL;
 	if (c->filter != NULL)
 		return sk_conn_write(c, b->data + off, len);
+	/* Deferred and small: a copy into the peer's own tail buffer costs
+	 * less than a slice of its own, and the turn's lines then go out
+	 * in one contiguous write. */
+	if (c->svc->def->defer_writes && len <= SK_CONN_COPY_MAX)
+		return sk_conn_write_raw(c, b->data + off, len);
 	if ((rc = sk__room(c, len)) != 0)
 		return rc;
 	if (len == 0)

@@ -123,6 +123,11 @@
  * it is written at once. */
 #define SK_CONN_DEFER_MAX (16 * 1024)
 
+/* A shared buffer of at most this many bytes is copied into a peer's
+ * queue rather than referenced, when its writes are deferred: a chat
+ * line is cheaper to copy than to track, and copies coalesce. */
+#define SK_CONN_COPY_MAX 512
+
 /* Seconds a TCP connection may stay idle; stops slowloris peers. */
 #define SK_CONN_IDLE_DEFAULT 300
 
