@@ -90,7 +90,12 @@ int sk_outq_push_copy(struct sk_outq *q, const void *p, size_t len)
 		q->bytes += len;
 		return 0;
 	}
-	b = sk_buf_new(len > SK_OUTQ_CHUNK ? len : SK_OUTQ_CHUNK);
+	/* A queue's first buffer is small: most peers are sent a line now
+	 * and then, and an idle room's many members should not each hold
+	 * (or leave behind in the heap) a whole chunk. */
+	b = sk_buf_new(len > SK_OUTQ_CHUNK ? len
+		       : q->head == NULL && len <= SK_OUTQ_FIRST ? SK_OUTQ_FIRST
+								 : SK_OUTQ_CHUNK);
 	if (b == NULL)
 		return -ENOMEM;
 	memcpy(b->data, p, len);

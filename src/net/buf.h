@@ -38,6 +38,8 @@ void sk_buf_unref(struct sk_buf *b);
 /* Private writes are gathered into buffers of this size (or larger for a
  * larger write); a peer's queue holds at most one partly used one. */
 #define SK_OUTQ_CHUNK 4096
+/* The first buffer of an empty queue, when the write fits it. */
+#define SK_OUTQ_FIRST 512
 
 /* One slice of a queue. */
 struct sk_outq_ent {

@@ -1810,7 +1810,7 @@ static void sk__tick(uv_timer_t *t)
 	}
 	/* Give back to the system what a burst of queued output took:
 	 * glibc keeps freed heap otherwise. */
-	if (s->queued == 0 && s->queued_peak > 4 * 1024 * 1024) {
+	if (s->queued == 0 && s->queued_peak > SK_TRIM_PEAK) {
 		malloc_trim(0);
 		s->queued_peak = 0;
 	}

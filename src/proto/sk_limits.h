@@ -123,6 +123,11 @@
  * it is written at once. */
 #define SK_CONN_DEFER_MAX (16 * 1024)
 
+/* Queued output peaking over this many bytes is given back to the system
+ * (malloc_trim) once every queue has drained: a fan-out to ten thousand
+ * members leaves a megabyte of freed chunks in the heap otherwise. */
+#define SK_TRIM_PEAK (1024 * 1024)
+
 /* A shared buffer of at most this many bytes is copied into a peer's
  * queue rather than referenced, when its writes are deferred: a chat
  * line is cheaper to copy than to track, and copies coalesce. */
