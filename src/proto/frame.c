@@ -9,32 +9,8 @@
 #include <signal.h>
 #include <string.h>
 
+#include "be.h"
 #include "timefmt.h"
-
-static uint16_t sk__get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t sk__get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static void sk__put16(uint8_t *p, size_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void sk__put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
 
 /* ---- header rules -------------------------------------------------- */
 
@@ -106,7 +82,7 @@ int sk_frame_parse(const uint8_t *buf, size_t len, struct sk_frame *f)
 
 	if (len < 4)
 		return 0;
-	plen = sk__get16(buf + 2);
+	plen = sk_be_get16(buf + 2);
 	if (plen > SK_FRAME_MAX_PAYLOAD)
 		return SK_FRAME_E_TOOBIG;
 	if (len < SK_FRAME_HEADER || len - SK_FRAME_HEADER < plen)
@@ -114,7 +90,7 @@ int sk_frame_parse(const uint8_t *buf, size_t len, struct sk_frame *f)
 	f->type = buf[0];
 	f->flags = buf[1];
 	f->len = plen;
-	f->stream = sk__get32(buf + 4);
+	f->stream = sk_be_get32(buf + 4);
 	f->payload = buf + SK_FRAME_HEADER;
 	return (int)(SK_FRAME_HEADER + plen);
 }
@@ -166,8 +142,8 @@ int sk_frame_header(uint8_t *out, size_t cap, unsigned type, unsigned flags,
 		return SK_FRAME_E_SPACE;
 	out[0] = (uint8_t)type;
 	out[1] = (uint8_t)flags;
-	sk__put16(out + 2, len);
-	sk__put32(out + 4, stream);
+	sk_be_put16(out + 2, len);
+	sk_be_put32(out + 4, stream);
 	return SK_FRAME_HEADER;
 }
 
@@ -214,7 +190,7 @@ static int sk__get_str(const uint8_t *p, size_t len, size_t *pos,
 
 	if (len - *pos < 2)
 		return SK_FRAME_E_SHORT;
-	n = sk__get16(p + *pos);
+	n = sk_be_get16(p + *pos);
 	*pos += 2;
 	if (len - *pos < n)
 		return SK_FRAME_E_SHORT;
@@ -226,7 +202,7 @@ static int sk__get_str(const uint8_t *p, size_t len, size_t *pos,
 
 static uint8_t *sk__put_str(uint8_t *p, const struct sk_frame_str *s)
 {
-	sk__put16(p, s->len);
+	sk_be_put16(p, s->len);
 	if (s->len > 0)
 		memcpy(p + 2, s->p, s->len);
 	return p + 2 + s->len;
@@ -255,7 +231,7 @@ int sk_frame_hello_encode(uint8_t *out, size_t cap, unsigned version)
 	if (rc < 0)
 		return rc;
 	memcpy(out + SK_FRAME_HEADER, SK_FRAME_MAGIC, 4);
-	sk__put16(out + SK_FRAME_HEADER + 4, version);
+	sk_be_put16(out + SK_FRAME_HEADER + 4, version);
 	return SK_FRAME_HEADER + SK_FRAME_HELLO_LEN;
 }
 
@@ -283,7 +259,7 @@ int sk_frame_hello_decode(const struct sk_frame *f, unsigned *version)
 		return SK_FRAME_E_MAGIC;
 	if (f->len < SK_FRAME_HELLO_LEN)
 		return SK_FRAME_E_SHORT;
-	*version = sk__get16(f->payload + 4);
+	*version = sk_be_get16(f->payload + 4);
 	if (*version != SK_FRAME_VERSION)
 		return SK_FRAME_E_VERSION;
 	if (f->len > SK_FRAME_HELLO_LEN)
@@ -357,9 +333,9 @@ int sk_frame_exec_encode(uint8_t *out, size_t cap, uint32_t stream,
 	if (rc < 0)
 		return rc;
 	p = out + SK_FRAME_HEADER;
-	sk__put32(p, e->timeout_ms);
-	sk__put16(p + 4, e->argc);
-	sk__put16(p + 6, e->envc);
+	sk_be_put32(p, e->timeout_ms);
+	sk_be_put16(p + 4, e->argc);
+	sk_be_put16(p + 6, e->envc);
 	p = sk__put_str(p + SK_FRAME_EXEC_FIXED, &e->cwd);
 	for (size_t i = 0; i < e->argc; i++)
 		p = sk__put_str(p, &e->argv[i]);
@@ -378,9 +354,9 @@ int sk_frame_exec_decode(const struct sk_frame *f, struct sk_frame_exec *e)
 		return rc;
 	if (f->len < SK_FRAME_EXEC_FIXED)
 		return SK_FRAME_E_SHORT;
-	e->timeout_ms = sk__get32(b);
-	e->argc = sk__get16(b + 4);
-	e->envc = sk__get16(b + 6);
+	e->timeout_ms = sk_be_get32(b);
+	e->argc = sk_be_get16(b + 4);
+	e->envc = sk_be_get16(b + 6);
 	e->shell = (f->flags & SK_FRAME_F_SHELL) != 0;
 	rc = sk__exec_counts_ok(e);
 	if (rc < 0)
@@ -422,7 +398,7 @@ int sk_frame_error_encode(uint8_t *out, size_t cap, uint32_t stream,
 	rc = sk__begin(out, cap, SK_FRAME_ERROR, 0, stream, 2 + len);
 	if (rc < 0)
 		return rc;
-	sk__put16(out + SK_FRAME_HEADER, code);
+	sk_be_put16(out + SK_FRAME_HEADER, code);
 	if (len > 0)
 		memcpy(out + SK_FRAME_HEADER + 2, text, len);
 	return (int)(SK_FRAME_HEADER + 2 + len);
@@ -436,7 +412,7 @@ int sk_frame_error_decode(const struct sk_frame *f, struct sk_frame_error *e)
 		return rc;
 	if (f->len < 2)
 		return SK_FRAME_E_SHORT;
-	e->code = sk__get16(f->payload);
+	e->code = sk_be_get16(f->payload);
 	e->text.p = (const char *)f->payload + 2;
 	e->text.len = f->len - 2;
 	if (e->code == 0)
@@ -547,7 +523,7 @@ int sk_frame_window_encode(uint8_t *out, size_t cap, uint32_t stream,
 	rc = sk__begin(out, cap, SK_FRAME_WINDOW_UPDATE, 0, stream, 4);
 	if (rc < 0)
 		return rc;
-	sk__put32(out + SK_FRAME_HEADER, increment);
+	sk_be_put32(out + SK_FRAME_HEADER, increment);
 	return SK_FRAME_HEADER + 4;
 }
 
@@ -561,7 +537,7 @@ int sk_frame_window_decode(const struct sk_frame *f, uint32_t *increment)
 		return SK_FRAME_E_SHORT;
 	if (f->len > 4)
 		return SK_FRAME_E_TRAILING;
-	*increment = sk__get32(f->payload);
+	*increment = sk_be_get32(f->payload);
 	if (*increment == 0 || *increment > SK_EXEC_WINDOW_MAX)
 		return SK_FRAME_E_VALUE;
 	return 0;
@@ -586,7 +562,7 @@ int sk_frame_reset_encode(uint8_t *out, size_t cap, uint32_t stream,
 	rc = sk__begin(out, cap, SK_FRAME_RESET, 0, stream, 2);
 	if (rc < 0)
 		return rc;
-	sk__put16(out + SK_FRAME_HEADER, code);
+	sk_be_put16(out + SK_FRAME_HEADER, code);
 	return SK_FRAME_HEADER + 2;
 }
 
@@ -600,7 +576,7 @@ int sk_frame_reset_decode(const struct sk_frame *f, unsigned *code)
 		return SK_FRAME_E_SHORT;
 	if (f->len > 2)
 		return SK_FRAME_E_TRAILING;
-	*code = sk__get16(f->payload);
+	*code = sk_be_get16(f->payload);
 	if (*code == 0)
 		return SK_FRAME_E_VALUE;
 	return 0;

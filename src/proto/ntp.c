@@ -3,33 +3,20 @@
 
 #include <string.h>
 
+#include "be.h"
 #include "rfc868.h"
-
-static uint32_t sk__get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static void sk__put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
 
 static struct sk_ntp_ts sk__get_ts(const uint8_t *p)
 {
-	struct sk_ntp_ts t = { sk__get32(p), sk__get32(p + 4) };
+	struct sk_ntp_ts t = { sk_be_get32(p), sk_be_get32(p + 4) };
 
 	return t;
 }
 
 static void sk__put_ts(uint8_t *p, struct sk_ntp_ts t)
 {
-	sk__put32(p, t.sec);
-	sk__put32(p + 4, t.frac);
+	sk_be_put32(p, t.sec);
+	sk_be_put32(p + 4, t.frac);
 }
 
 /*
@@ -77,9 +64,9 @@ int sk_ntp_decode(const uint8_t *b, size_t len, struct sk_ntp_pkt *p)
 	p->stratum = b[1];
 	p->poll = (int8_t)b[2];
 	p->precision = (int8_t)b[3];
-	p->root_delay = sk__get32(b + 4);
-	p->root_disp = sk__get32(b + 8);
-	p->refid = sk__get32(b + 12);
+	p->root_delay = sk_be_get32(b + 4);
+	p->root_disp = sk_be_get32(b + 8);
+	p->refid = sk_be_get32(b + 12);
 	p->ref = sk__get_ts(b + 16);
 	p->org = sk__get_ts(b + 24);
 	p->rx = sk__get_ts(b + 32);
@@ -94,9 +81,9 @@ void sk_ntp_encode(const struct sk_ntp_pkt *p, uint8_t out[SK_NTP_LEN])
 	out[1] = (uint8_t)p->stratum;
 	out[2] = (uint8_t)(int8_t)p->poll;
 	out[3] = (uint8_t)(int8_t)p->precision;
-	sk__put32(out + 4, p->root_delay);
-	sk__put32(out + 8, p->root_disp);
-	sk__put32(out + 12, p->refid);
+	sk_be_put32(out + 4, p->root_delay);
+	sk_be_put32(out + 8, p->root_disp);
+	sk_be_put32(out + 12, p->refid);
 	sk__put_ts(out + 16, p->ref);
 	sk__put_ts(out + 24, p->org);
 	sk__put_ts(out + 32, p->rx);
@@ -201,7 +188,7 @@ uint64_t sk_ntp_short_to_ns(uint32_t v)
 
 uint32_t sk_ntp_refid_ascii(const char code[4])
 {
-	return sk__get32((const uint8_t *)code);
+	return sk_be_get32((const uint8_t *)code);
 }
 
 void sk_ntp_offset_delay(int64_t t1, int64_t t2, int64_t t3, int64_t t4,

@@ -16,41 +16,7 @@
 
 #include <string.h>
 
-static uint16_t sk__get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t sk__get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t sk__get64(const uint8_t *p)
-{
-	return (uint64_t)sk__get32(p) << 32 | sk__get32(p + 4);
-}
-
-static void sk__put16(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void sk__put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static void sk__put64(uint8_t *p, uint64_t v)
-{
-	sk__put32(p, (uint32_t)(v >> 32));
-	sk__put32(p + 4, (uint32_t)v);
-}
+#include "be.h"
 
 static uint64_t sk__min64(uint64_t a, uint64_t b)
 {
@@ -97,9 +63,9 @@ static int sk__decode_ack(const uint8_t *buf, size_t len,
 	pairs = (len - SK_RMSG_ACK_FIXED) / SK_RMSG_ACK_PAIR;
 	if (pairs > SK_RMSG_ACK_RANGES - 1)
 		return SK_RMSG_E_RANGE;
-	largest = sk__get32(buf + 8);
-	d->ack_delay = sk__get16(buf + 12);
-	first = sk__get16(buf + 14);
+	largest = sk_be_get32(buf + 8);
+	d->ack_delay = sk_be_get16(buf + 12);
+	first = sk_be_get16(buf + 14);
 	if (first > largest)
 		return SK_RMSG_E_RANGE;
 	d->ranges[0].hi = largest;
@@ -107,7 +73,7 @@ static int sk__decode_ack(const uint8_t *buf, size_t len,
 	for (size_t i = 0; i < pairs; i++) {
 		const uint8_t *q = buf + SK_RMSG_ACK_FIXED +
 				   i * SK_RMSG_ACK_PAIR;
-		uint32_t gap = sk__get16(q), n = sk__get16(q + 2), hi;
+		uint32_t gap = sk_be_get16(q), n = sk_be_get16(q + 2), hi;
 
 		if (lo < gap + 2)
 			return SK_RMSG_E_RANGE;
@@ -136,7 +102,7 @@ int sk_rmsg_decode(const uint8_t *buf, size_t len, struct sk_rmsg_dgram *d)
 	memset(d, 0, sizeof(*d));
 	d->type = buf[1];
 	d->flags = buf[2];
-	d->pn = sk__get32(buf + 4);
+	d->pn = sk_be_get32(buf + 4);
 	if (d->type < SK_RMSG_REQUEST || d->type > SK_RMSG_CANCEL)
 		return SK_RMSG_E_TYPE;
 	if (buf[3] != 0)
@@ -156,7 +122,7 @@ int sk_rmsg_decode(const uint8_t *buf, size_t len, struct sk_rmsg_dgram *d)
 		/* The id, then at least a frame header. */
 		if (len < SK_RMSG_REQUEST_FIXED + SK_FRAME_HEADER)
 			return SK_RMSG_E_SHORT;
-		d->id = sk__get64(buf + 8);
+		d->id = sk_be_get64(buf + 8);
 		if (d->id == 0)
 			return SK_RMSG_E_VALUE;
 		d->data = buf + SK_RMSG_REQUEST_FIXED;
@@ -166,8 +132,8 @@ int sk_rmsg_decode(const uint8_t *buf, size_t len, struct sk_rmsg_dgram *d)
 	case SK_RMSG_DATA:
 		if (len < SK_RMSG_DATA_FIXED + 1)
 			return SK_RMSG_E_SHORT;
-		d->id = sk__get64(buf + 8);
-		d->offset = sk__get32(buf + 16);
+		d->id = sk_be_get64(buf + 8);
+		d->offset = sk_be_get32(buf + 16);
 		d->data = buf + SK_RMSG_DATA_FIXED;
 		d->len = len - SK_RMSG_DATA_FIXED;
 		if (d->id == 0 || d->offset > SK_RMSG_OUTPUT_MAX ||
@@ -179,8 +145,8 @@ int sk_rmsg_decode(const uint8_t *buf, size_t len, struct sk_rmsg_dgram *d)
 			return SK_RMSG_E_SHORT;
 		if (len > SK_RMSG_ERROR_LEN)
 			return SK_RMSG_E_LENGTH;
-		d->id = sk__get64(buf + 8);
-		d->code = sk__get16(buf + SK_RMSG_ID_LEN);
+		d->id = sk_be_get64(buf + 8);
+		d->code = sk_be_get16(buf + SK_RMSG_ID_LEN);
 		if (d->id == 0 || d->code == 0)
 			return SK_RMSG_E_VALUE;
 		return 0;
@@ -189,7 +155,7 @@ int sk_rmsg_decode(const uint8_t *buf, size_t len, struct sk_rmsg_dgram *d)
 			return SK_RMSG_E_SHORT;
 		if (len > SK_RMSG_ID_LEN)
 			return SK_RMSG_E_LENGTH;
-		d->id = sk__get64(buf + 8);
+		d->id = sk_be_get64(buf + 8);
 		if (d->id == 0)
 			return SK_RMSG_E_VALUE;
 		return 0;
@@ -288,37 +254,37 @@ int sk_rmsg_encode(uint8_t *out, size_t cap, const struct sk_rmsg_dgram *d)
 	out[1] = (uint8_t)d->type;
 	out[2] = (uint8_t)d->flags;
 	out[3] = 0;
-	sk__put32(out + 4, d->pn);
+	sk_be_put32(out + 4, d->pn);
 	switch (d->type) {
 	case SK_RMSG_REQUEST:
-		sk__put64(out + 8, d->id);
+		sk_be_put64(out + 8, d->id);
 		memmove(out + SK_RMSG_REQUEST_FIXED, d->data, d->len);
 		break;
 	case SK_RMSG_DATA:
-		sk__put64(out + 8, d->id);
-		sk__put32(out + 16, d->offset);
+		sk_be_put64(out + 8, d->id);
+		sk_be_put32(out + 16, d->offset);
 		/* The caller may have put the bytes in place already. */
 		memmove(out + SK_RMSG_DATA_FIXED, d->data, d->len);
 		break;
 	case SK_RMSG_ACK:
-		sk__put32(out + 8, d->ranges[0].hi);
-		sk__put16(out + 12, d->ack_delay > UINT16_MAX ? UINT16_MAX
+		sk_be_put32(out + 8, d->ranges[0].hi);
+		sk_be_put16(out + 12, d->ack_delay > UINT16_MAX ? UINT16_MAX
 							      : d->ack_delay);
-		sk__put16(out + 14, first);
+		sk_be_put16(out + 14, first);
 		for (size_t i = 1; i < nr; i++) {
 			uint8_t *q = out + SK_RMSG_ACK_FIXED +
 				     (i - 1) * SK_RMSG_ACK_PAIR;
 
-			sk__put16(q, d->ranges[i - 1].lo - d->ranges[i].hi - 2);
-			sk__put16(q + 2, d->ranges[i].hi - d->ranges[i].lo);
+			sk_be_put16(q, d->ranges[i - 1].lo - d->ranges[i].hi - 2);
+			sk_be_put16(q + 2, d->ranges[i].hi - d->ranges[i].lo);
 		}
 		break;
 	case SK_RMSG_ERROR:
-		sk__put64(out + 8, d->id);
-		sk__put16(out + SK_RMSG_ID_LEN, d->code);
+		sk_be_put64(out + 8, d->id);
+		sk_be_put16(out + SK_RMSG_ID_LEN, d->code);
 		break;
 	default:
-		sk__put64(out + 8, d->id);
+		sk_be_put64(out + 8, d->id);
 		break;
 	}
 	return (int)n;
@@ -957,7 +923,7 @@ int sk_rmsg_srv_output(struct sk_rmsg_srv *s, uint64_t now, uint64_t id,
 			   sl->last_type == type;
 
 		if (join) {
-			plen = sk__get16(sl->buf + sl->last + 2);
+			plen = sk_be_get16(sl->buf + sl->last + 2);
 			join = plen < SK_FRAME_MAX_PAYLOAD;
 		}
 		if (join) {
@@ -970,7 +936,7 @@ int sk_rmsg_srv_output(struct sk_rmsg_srv *s, uint64_t now, uint64_t id,
 			if (k == 0 || sk__reserve(s, sl, sl->len + k) < 0)
 				return sk__cut(sl, now);
 			memcpy(sl->buf + sl->len, b, k);
-			sk__put16(sl->buf + sl->last + 2, (uint32_t)(plen + k));
+			sk_be_put16(sl->buf + sl->last + 2, (uint32_t)(plen + k));
 		} else {
 			if (limit - sl->len < SK_FRAME_HEADER + 1)
 				return sk__cut(sl, now);

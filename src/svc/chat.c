@@ -388,24 +388,35 @@ static void sk__put(struct sk__room *r, struct sk__member *m, const char *s,
 		(void)sk_conn_write(m->c, s, n);
 }
 
+/* A notice line, printf-style, into out (SK_CHAT_OUT_MAX bytes); its
+ * length. A text over SK_CHAT_LINE_MAX bytes is cut. */
+__attribute__((format(printf, 2, 0)))
+static size_t sk__notice_v(char *out, const char *fmt, va_list ap)
+{
+	char text[SK_CHAT_LINE_MAX];
+	int n = vsnprintf(text, sizeof(text), fmt, ap);
+
+	if (n < 0)
+		n = 0;
+	if ((size_t)n >= sizeof(text))
+		n = (int)sizeof(text) - 1;
+	return sk_chat_format(out, SK_CHAT_OUT_NOTICE, NULL, 0, text,
+			      (size_t)n);
+}
+
 /* A notice to one member. */
 __attribute__((format(printf, 3, 4)))
 static void sk__tell(struct sk__room *r, struct sk__member *m,
 		     const char *fmt, ...)
 {
-	char text[SK_CHAT_LINE_MAX], out[SK_CHAT_OUT_MAX];
+	char out[SK_CHAT_OUT_MAX];
 	va_list ap;
-	int n;
+	size_t n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(text, sizeof(text), fmt, ap);
+	n = sk__notice_v(out, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof(text))
-		n = (int)sizeof(text) - 1;
-	sk__put(r, m, out, sk_chat_format(out, SK_CHAT_OUT_NOTICE, NULL, 0,
-					  text, (size_t)n));
+	sk__put(r, m, out, n);
 }
 
 /*
@@ -438,21 +449,16 @@ __attribute__((format(printf, 3, 4)))
 static void sk__announce(struct sk__room *r, const struct sk__member *from,
 			 const char *fmt, ...)
 {
-	char text[SK_CHAT_LINE_MAX], out[SK_CHAT_OUT_MAX];
+	char out[SK_CHAT_OUT_MAX];
 	va_list ap;
-	int n;
+	size_t n;
 
 	if (r->stopping)
 		return;
 	va_start(ap, fmt);
-	n = vsnprintf(text, sizeof(text), fmt, ap);
+	n = sk__notice_v(out, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof(text))
-		n = (int)sizeof(text) - 1;
-	sk__broadcast(r, from, out, sk_chat_format(out, SK_CHAT_OUT_NOTICE,
-						   NULL, 0, text, (size_t)n));
+	sk__broadcast(r, from, out, n);
 }
 
 /* ---- the hold queue ---- */
