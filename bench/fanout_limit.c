@@ -10,14 +10,18 @@
  * members are (TCP_NODELAY, SO_SNDBUF 32 KiB). One thread, one epoll
  * instance; the bench script pins it to the server's CPU.
  *
- * By default each line is its own write() per receiver, as sockit does it
- * today. With -b, all the whole lines of one read() go to each receiver in
- * one write(): the limit for a server that batches what one read brought.
+ * By default each line is its own write() per receiver. With -b, all the
+ * whole lines of one read() go to each receiver in one write(): the limit
+ * for a server that batches what one read brought. With -t, all the whole
+ * lines read in one epoll_wait() batch (one loop turn) go to each receiver
+ * in one write (a writev that leaves out the receiver's own lines): the
+ * limit for a server that, as sockit's chat, writes once per receiver per
+ * loop turn.
  *
  * So that `sockit bench chat` can pace its joins, the first connection is
  * told of each later one ("*** cN joined"); nobody else is told anything.
  *
- * usage: sk_fanout_limit [-b] ADDRESS PORT   (PORT 0 picks one)
+ * usage: sk_fanout_limit [-b|-t] ADDRESS PORT   (PORT 0 picks one)
  *
  * Once listening it prints "ready ADDRESS PORT" on stdout. SIGTERM or
  * SIGINT ends it: it prints the lines it relayed, the writes it made and
@@ -34,6 +38,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <netinet/in.h>
@@ -72,6 +77,12 @@ static int sk__first = -1;   /* the connection told of joins */
 static int sk__holes;        /* free slots below sk__nconn */
 static unsigned long sk__lines, sk__writes, sk__dropped;
 
+/* -t: the whole lines read this turn, and whose they are. */
+static char sk__turn[SK__EVENTS * (SK__LINE_MAX + SK__READ)];
+static size_t sk__turnlen;
+static struct { int from; size_t off, len; } sk__chunk[SK__EVENTS];
+static int sk__nchunk;
+
 /* Write buf to every connection but from; one write() each. */
 static void sk__relay(int from, const char *buf, size_t len)
 {
@@ -85,6 +96,44 @@ static void sk__relay(int from, const char *buf, size_t len)
 		if (n != (ssize_t)len)
 			sk__dropped++;
 	}
+}
+
+/* -t, the end of a turn: everything read goes to each receiver in one
+ * call, less its own lines. */
+static void sk__relay_turn(void)
+{
+	struct iovec iov[SK__EVENTS];
+
+	for (int i = 0; i < sk__nconn && sk__nchunk > 0; i++) {
+		int k = 0, own = 0;
+		size_t total = 0;
+		ssize_t n;
+
+		if (sk__c[i].fd < 0)
+			continue;
+		for (int j = 0; j < sk__nchunk; j++)
+			own |= sk__chunk[j].from == i;
+		if (!own) {
+			n = write(sk__c[i].fd, sk__turn, sk__turnlen);
+			total = sk__turnlen;
+		} else {
+			for (int j = 0; j < sk__nchunk; j++) {
+				if (sk__chunk[j].from == i)
+					continue;
+				iov[k].iov_base = sk__turn + sk__chunk[j].off;
+				iov[k].iov_len = sk__chunk[j].len;
+				total += iov[k++].iov_len;
+			}
+			if (k == 0)
+				continue;
+			n = writev(sk__c[i].fd, iov, k);
+		}
+		sk__writes++;
+		if (n != (ssize_t)total)
+			sk__dropped++;
+	}
+	sk__nchunk = 0;
+	sk__turnlen = 0;
 }
 
 static void sk__drop(int ep, int i)
@@ -116,7 +165,24 @@ static void sk__input(int ep, int i, int batch)
 		return;
 	}
 	end = have + (size_t)n;
-	if (batch) {
+	if (batch == 2) {
+		/* Kept for the end of the turn. */
+		for (size_t k = end; k > 0; k--)
+			if (buf[k - 1] == '\n') {
+				start = k;
+				break;
+			}
+		for (size_t k = 0; k < start; k++)
+			sk__lines += buf[k] == '\n';
+		if (start > 0 && sk__nchunk < SK__EVENTS) {
+			memcpy(sk__turn + sk__turnlen, buf, start);
+			sk__chunk[sk__nchunk].from = i;
+			sk__chunk[sk__nchunk].off = sk__turnlen;
+			sk__chunk[sk__nchunk].len = start;
+			sk__nchunk++;
+			sk__turnlen += start;
+		}
+	} else if (batch) {
 		/* Everything up to the last LF, at once. */
 		for (size_t k = end; k > 0; k--)
 			if (buf[k - 1] == '\n') {
@@ -204,12 +270,15 @@ int main(int argc, char **argv)
 	struct rlimit rl;
 	int lfd = -1, ep = -1, rc = 1, batch = 0, arg = 1;
 
-	if (argc == 4 && strcmp(argv[1], "-b") == 0) {
+	if (argc == 4 && strcmp(argv[1], "-t") == 0) {
+		batch = 2;
+		arg = 2;
+	} else if (argc == 4 && strcmp(argv[1], "-b") == 0) {
 		batch = 1;
 		arg = 2;
 	}
 	if (argc - arg != 2) {
-		fprintf(stderr, "usage: sk_fanout_limit [-b] ADDRESS PORT\n");
+		fprintf(stderr, "usage: sk_fanout_limit [-b|-t] ADDRESS PORT\n");
 		return 2;
 	}
 	/* One descriptor per member: up to the hard limit. */
@@ -266,6 +335,8 @@ int main(int argc, char **argv)
 			else if (sk__c[i].fd >= 0)
 				sk__input(ep, (int)i, batch);
 		}
+		if (batch == 2)
+			sk__relay_turn();
 	}
 	fprintf(stderr, "sk_fanout_limit: %lu lines relayed, %lu writes, %lu "
 		"dropped\n", sk__lines, sk__writes, sk__dropped);
