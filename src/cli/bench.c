@@ -814,7 +814,8 @@ int sk_cmd_bench(int argc, char **argv)
 	int c, nargs, udp, ntp, exec, empty = 0, insecure = 0, bytes = 0;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "d:n:w:s:k:i:m:t:h", opts,
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":d:n:w:s:k:i:m:t:h", opts,
 				NULL)) != -1) {
 		if (strchr("PmtRLZpS", c) != NULL)
 			chat_opts = 1;
@@ -917,7 +918,7 @@ int sk_cmd_bench(int argc, char **argv)
 		case 'h':
 			return sk_help("bench");
 		default:
-			return sk_usage_error("bench", "bad option");
+			return sk_option_error("bench", argv, c);
 		}
 	}
 	/* Options and operands mix; what follows '--' is exec's CMD. */

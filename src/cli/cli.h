@@ -42,6 +42,10 @@ int sk_usage_error(const char *cmd, const char *fmt, ...)
  * sk_usage_error() does. */
 int sk_option_error(const char *cmd, char **argv, int c);
 
+/* Is hostport "HOST[:PORT]" (or, when unix_ok, "unix:PATH")? Returns 0,
+ * or SK_EXIT_USAGE after the usage error. */
+int sk_check_hostport(const char *cmd, const char *hostport, int unix_ok);
+
 /* Parse a whole decimal number in [min, max]. Returns 0 or -1. */
 int sk_parse_uint(const char *s, unsigned long min, unsigned long max,
 		  unsigned long *out);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../proto/addr.h"
 #include "cli.h"
 
 #ifndef SK_VERSION
@@ -112,6 +113,26 @@ int sk_option_error(const char *cmd, char **argv, int c)
 	if (strncmp(arg, "--", 2) != 0 && optopt > 0 && optopt < 128)
 		return sk_usage_error(cmd, "unknown option '-%c'", optopt);
 	return sk_usage_error(cmd, "unknown option '%s'", arg);
+}
+
+int sk_check_hostport(const char *cmd, const char *hostport, int unix_ok)
+{
+	char host[SK_HOST_MAX];
+	uint16_t port;
+	int rc;
+
+	if (strncmp(hostport, "unix:", 5) == 0) {
+		if (unix_ok && hostport[5] != '\0')
+			return 0;
+		return sk_usage_error(cmd, "'%s': %s", hostport,
+				      unix_ok ? "no socket path after unix:"
+					      : "a unix socket is for TCP only");
+	}
+	rc = sk_hostport_parse(hostport, host, &port, SK_HP_PORT_OPTIONAL);
+	if (rc != 0)
+		return sk_usage_error(cmd, "'%s': %s", hostport,
+				      sk_addr_strerror(rc));
+	return 0;
 }
 
 int sk_parse_uint(const char *s, unsigned long min, unsigned long max,

@@ -753,8 +753,9 @@ int sk_cmd_serve(int argc, char **argv)
 	if (sv->daemon.user[0] != '\0' &&
 	    sk_drop_privileges(sv->daemon.user) != 0)
 		goto stop;
-	printf("sockit: ready, %zu sockets, pid %ld\n",
-	       sk_server_listeners(srv), (long)getpid());
+	printf("sockit: ready, %zu socket%s, pid %ld\n",
+	       sk_server_listeners(srv),
+	       sk_server_listeners(srv) == 1 ? "" : "s", (long)getpid());
 	rc = SK_EXIT_OK;
 stop:
 	if (rc != SK_EXIT_OK)

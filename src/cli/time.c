@@ -158,7 +158,7 @@ int sk_cmd_time(int argc, char **argv)
 	int json = 0;
 	static char buf[SK_CLIENT_MAX_READ];
 	enum sk__proto proto = SK__TIMEFMT;
-	int udp = 1, c;
+	int udp = 1, c, mode = 0, transport = 0;
 	unsigned long tries = 3;
 	unsigned timeout_ms = 1000;
 	const char *fmt = "";
@@ -169,13 +169,27 @@ int sk_cmd_time(int argc, char **argv)
 	ssize_t n;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "TUdrNjn:t:h", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":TUdrNjn:t:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'T': udp = 0; break;
-		case 'U': udp = 1; break;
-		case 'd': proto = SK__DAYTIME; break;
-		case 'r': proto = SK__RFC868; break;
-		case 'N': proto = SK__NTP; break;
+		case 'T':
+		case 'U':
+			if (transport != 0 && transport != c)
+				return sk_usage_error("time", "give --tcp or --udp, "
+						      "not both");
+			transport = c;
+			udp = c == 'U';
+			break;
+		case 'd':
+		case 'r':
+		case 'N':
+			if (mode != 0 && mode != c)
+				return sk_usage_error("time", "give one of --daytime, "
+						      "--rfc868 and --ntp");
+			mode = c;
+			proto = c == 'd' ? SK__DAYTIME
+				: c == 'r' ? SK__RFC868 : SK__NTP;
+			break;
 		case 'j': json = 1; break;
 		case 'n':
 			if (sk_parse_uint(optarg, 1, 100, &tries) != 0)
@@ -194,11 +208,13 @@ int sk_cmd_time(int argc, char **argv)
 		case 'h':
 			return sk_help("time");
 		default:
-			return sk_usage_error("time", "bad option");
+			return sk_option_error("time", argv, c);
 		}
 	}
 	if (argc - optind < 1 || argc - optind > 2)
 		return sk_usage_error("time", "expected HOST[:PORT] [FORMAT]");
+	if (sk_check_hostport("time", argv[optind], !udp) != 0)
+		return SK_EXIT_USAGE;
 	if (argc - optind == 2) {
 		int rc;
 

@@ -25,7 +25,8 @@ int sk_cmd_welcome(int argc, char **argv)
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "t:h", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":t:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			if (sk_parse_seconds(optarg, &timeout_ms) != 0)
@@ -37,11 +38,13 @@ int sk_cmd_welcome(int argc, char **argv)
 		case 'h':
 			return sk_help("welcome");
 		default:
-			return sk_usage_error("welcome", "bad option");
+			return sk_option_error("welcome", argv, c);
 		}
 	}
 	if (argc - optind != 1)
 		return sk_usage_error("welcome", "expected one HOST[:PORT]");
+	if (sk_check_hostport("welcome", argv[optind], 1) != 0)
+		return SK_EXIT_USAGE;
 	if (sk_target_resolve(&t, argv[optind], 8080, SOCK_STREAM, err,
 			      sizeof(err)) != 0) {
 		fprintf(stderr, "sockit: welcome: %s\n", err);

@@ -29,6 +29,32 @@ static int sk__sethost(char host[SK_HOST_MAX], const char *p, size_t n)
 	return 0;
 }
 
+/*
+ * Digits and dots only, yet not a dotted-quad IPv4 address (1.2.3.4.5,
+ * 300.1.1.1, 1..2): a typo, not a host name (a top-level domain is never
+ * all digits, RFC 3696), and it must not go to DNS.
+ */
+static int sk__numeric_not_ipv4(const char *p, size_t n)
+{
+	unsigned parts = 1, digits = 0, v = 0;
+
+	if (n == 0 || strspn(p, "0123456789.") < n)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '.') {
+			if (digits == 0)
+				return 1;
+			parts++;
+			digits = v = 0;
+			continue;
+		}
+		v = v * 10 + (unsigned)(p[i] - '0');
+		if (++digits > 3 || v > 255)
+			return 1;
+	}
+	return parts != 4 || digits == 0;
+}
+
 int sk_hostport_parse(const char *s, char host[SK_HOST_MAX], uint16_t *port,
 		      int flags)
 {
@@ -70,6 +96,8 @@ int sk_hostport_parse(const char *s, char host[SK_HOST_MAX], uint16_t *port,
 	if (colon != NULL &&
 	    sk_port_parse(colon + 1, strlen(colon + 1), port) != 0)
 		return SK_ADDR_E_PORT;
+	if (sk__numeric_not_ipv4(hbeg, (size_t)(hend - hbeg)))
+		return SK_ADDR_E_IPV4;
 	rc = sk__sethost(host, hbeg, (size_t)(hend - hbeg));
 	return rc;
 }
@@ -144,6 +172,8 @@ const char *sk_addr_strerror(int err)
 		return "expected SERVICE[/tcp|/udp][=[ADDR]:PORT]";
 	case SK_ADDR_E_HOST:
 		return "host missing";
+	case SK_ADDR_E_IPV4:
+		return "not an IPv4 address (four numbers from 0 to 255)";
 	case SK_ADDR_E_PATH:
 		return "unix socket path longer than 107 bytes";
 	default:

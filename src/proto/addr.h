@@ -24,6 +24,7 @@ enum sk_addr_err {
 	SK_ADDR_E_SERVICE = -5, /* bad service name or transport */
 	SK_ADDR_E_HOST = -6,    /* host needed but missing */
 	SK_ADDR_E_PATH = -7,    /* unix socket path too long */
+	SK_ADDR_E_IPV4 = -8,    /* digits and dots, but no IPv4 address */
 };
 
 /* Flags for sk_hostport_parse(). */

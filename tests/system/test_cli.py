@@ -61,9 +61,11 @@ def test_serve_bad_arguments(arg, msg):
 
 
 def test_serve_bad_address_is_named():
+    # Malformed: a usage error, checked before anything is bound.
     r = sockit("serve", "daytime=256.1.1.1:0")
-    assert r.returncode == 1
-    assert r.stderr.startswith("sockit: daytime/tcp 256.1.1.1: "), r.stderr
+    assert (r.returncode, r.stderr) == (
+        2, "sockit: serve: 'daytime=256.1.1.1:0': not an IPv4 address (four "
+           "numbers from 0 to 255)\nTry 'sockit help serve'.\n")
 
 
 def test_serve_bad_option_value():
@@ -268,9 +270,44 @@ def test_client_no_reply_after_tries():
 
 
 def test_client_bad_hostport():
+    # A malformed HOST:PORT is a usage error (2); a name that does not
+    # resolve is not (1).
     r = sockit("time", "127.0.0.1:notaport")
-    assert r.returncode == 1
-    assert r.stderr == "sockit: time: '127.0.0.1:notaport': port must be a number from 0 to 65535\n"
+    assert r.returncode == 2
+    assert r.stderr == ("sockit: time: '127.0.0.1:notaport': port must be a "
+                        "number from 0 to 65535\nTry 'sockit help time'.\n")
     r = sockit("time", "no-such-host.invalid:13")
     assert r.returncode == 1
     assert r.stderr.startswith("sockit: time: no-such-host.invalid:13: ")
+
+
+# ---- rough edges (issue 10, part 7) -------------------------------------
+
+@pytest.mark.parametrize("args,msg", [
+    (["time", "-d", "-r", "127.0.0.1"], "give one of --daytime, --rfc868 and --ntp"),
+    (["time", "-d", "--ntp", "127.0.0.1"], "give one of --daytime, --rfc868 and --ntp"),
+    (["time", "--tcp", "--udp", "127.0.0.1"], "give --tcp or --udp, not both"),
+    (["time", "127.0.0.1:99999"], "'127.0.0.1:99999': port must be a number from 0 to 65535"),
+    (["time", "1.2.3.4.5"], "'1.2.3.4.5': not an IPv4 address (four numbers from 0 to 255)"),
+    (["time", "unix:/x"], "'unix:/x': a unix socket is for TCP only"),
+    (["time", "--bogus", "127.0.0.1"], "unknown option '--bogus'"),
+    (["time", "127.0.0.1", "-n"], "option '-n' needs an argument"),
+    (["welcome", "--bogus", "127.0.0.1"], "unknown option '--bogus'"),
+    (["welcome", "[::1"], "'[::1': write IPv6 addresses as [ADDR]:PORT"),
+    (["bench", "--bogus", "udp", "127.0.0.1:1"], "unknown option '--bogus'"),
+    (["serve", "daytime=1.2.3.4.5:0"], "'daytime=1.2.3.4.5:0': not an IPv4 address (four numbers from 0 to 255)"),
+])
+def test_usage_errors_are_one_line_and_exit_2(args, msg):
+    """Every usage error: exit 2, one line naming the command, then the
+    hint; a repeated mode is fine, two different ones are not."""
+    r = sockit(*args)
+    cmd = args[0]
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr == "sockit: %s: %s\nTry 'sockit help %s'.\n" % (cmd, msg, cmd)
+
+
+def test_ready_line_counts_sockets_in_english(serve):
+    s = serve("daytime/tcp=127.0.0.1:0")
+    assert re.match(r"^sockit: ready, 1 socket, pid \d+$", s.lines[-1]), s.lines
+    s = serve("daytime=127.0.0.1:0")
+    assert re.match(r"^sockit: ready, 2 sockets, pid \d+$", s.lines[-1]), s.lines

@@ -393,9 +393,11 @@ def test_unix_socket_clients(serve, tmp_path):
     assert (r.returncode, r.stdout) == (0, "%\n")
     r = sockit("welcome", "unix:" + str(tmp_path / "none"))
     assert r.returncode == 1 and "No such file or directory" in r.stderr
+    # A malformed address is a usage error (2).
     r = sockit("welcome", "unix:")
-    assert r.returncode == 1
-    assert r.stderr == "sockit: welcome: 'unix:': no socket path after unix:\n"
+    assert r.returncode == 2
+    assert r.stderr == ("sockit: welcome: 'unix:': no socket path after "
+                        "unix:\nTry 'sockit help welcome'.\n")
 
 
 def test_unix_socket_spec_errors(tmp_path):

@@ -137,6 +137,19 @@ static void test_hostport_names_and_v4(void **state)
 	/* The flags do not change a full HOST:PORT. */
 	assert_hp("example.com:80", SK_HP_PORT_OPTIONAL | SK_HP_HOST_OPTIONAL,
 		  "example.com", 80);
+	/* Digits and dots are an IPv4 address or a typo, never a name for
+	 * DNS; names with a letter are names. */
+	assert_hp("255.255.255.255:1", 0, "255.255.255.255", 1);
+	assert_hp("1.2.3.4a:1", 0, "1.2.3.4a", 1);
+	assert_hp("1.2.3.4.example:1", 0, "1.2.3.4.example", 1);
+	assert_hp_err("1.2.3.4.5:80", 0, SK_ADDR_E_IPV4);
+	assert_hp_err("1.2.3.4.5", SK_HP_PORT_OPTIONAL, SK_ADDR_E_IPV4);
+	assert_hp_err("256.1.1.1:80", 0, SK_ADDR_E_IPV4);
+	assert_hp_err("1.2.3:80", 0, SK_ADDR_E_IPV4);
+	assert_hp_err("1..3.4:80", 0, SK_ADDR_E_IPV4);
+	assert_hp_err("1.2.3.4.:80", 0, SK_ADDR_E_IPV4);
+	assert_hp_err("1234.1.1.1:80", 0, SK_ADDR_E_IPV4);
+	assert_hp_err("12:80", 0, SK_ADDR_E_IPV4);
 }
 
 static void test_hostport_v6(void **state)
@@ -381,8 +394,10 @@ static void test_strerror(void **state)
 	assert_string_equal(sk_addr_strerror(SK_ADDR_E_HOST), "host missing");
 	assert_string_equal(sk_addr_strerror(SK_ADDR_E_PATH),
 			    "unix socket path longer than 107 bytes");
+	assert_string_equal(sk_addr_strerror(SK_ADDR_E_IPV4),
+			    "not an IPv4 address (four numbers from 0 to 255)");
 	assert_string_equal(sk_addr_strerror(0), "bad address");
-	assert_string_equal(sk_addr_strerror(-8), "bad address");
+	assert_string_equal(sk_addr_strerror(-9), "bad address");
 }
 
 int main(void)
