@@ -1036,7 +1036,8 @@ size_t sk_conn_feed(struct sk_conn *c, const void *buf, size_t len)
 	if (len == 0)
 		return 0;
 	if (sk__in_get(c) == NULL)
-		return 0; /* sk__conn_run closes it: nothing was handed over */
+		return 0; /* out of memory: the filter keeps the bytes, and
+			   * hands them over on a later turn */
 	memcpy(c->in + c->inlen, buf, len);
 	c->inlen += len;
 	return len;
