@@ -38,6 +38,7 @@
 #include "../proto/frame.h"
 #include "../proto/ntp.h"
 #include "bench.h"
+#include "../proto/addr.h"
 #include "cli.h"
 #include "link.h"
 
@@ -981,6 +982,21 @@ int sk_cmd_bench(int argc, char **argv)
 		}
 		if (cmd.argv[0].len == 0)
 			return sk_usage_error("bench", "CMD is empty");
+	}
+	/* A load test names its port: there is no kind's default to guess
+	 * (udp and tcp fit any service). */
+	if (strncmp(argv[optind + 1], "unix:", 5) != 0) {
+		char host[SK_HOST_MAX];
+		uint16_t port;
+		int rc = sk_hostport_parse(argv[optind + 1], host, &port, 0);
+
+		if (rc != 0)
+			return sk_usage_error("bench", "'%s': %s%s",
+					      argv[optind + 1],
+					      sk_addr_strerror(rc),
+					      rc == SK_ADDR_E_PORT
+						      ? " (give HOST:PORT)"
+						      : "");
 	}
 	if (sk_target_resolve(&t, argv[optind + 1], 0,
 			      udp ? SOCK_DGRAM : SOCK_STREAM, err,

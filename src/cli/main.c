@@ -58,7 +58,7 @@ int sk_help(const char *cmd)
 {
 	if (cmd == NULL) {
 		printf("usage: sockit COMMAND [ARGS]\n"
-		       "       sockit --version\n"
+		       "       sockit [COMMAND] --version\n"
 		       "\n"
 		       "sockit hosts the classic socket services (sockit serve) "
 		       "and is a client for each.\n"
@@ -182,9 +182,16 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
 		return sk_help(NULL);
-	for (const struct sk_cmd *c = sk__cmds; c->name; c++)
-		if (strcmp(c->name, argv[1]) == 0)
-			return c->run(argc - 1, argv + 1);
+	for (const struct sk_cmd *c = sk__cmds; c->name; c++) {
+		if (strcmp(c->name, argv[1]) != 0)
+			continue;
+		/* `sockit COMMAND --version`, as `sockit --version`. */
+		if (argc == 3 && strcmp(argv[2], "--version") == 0) {
+			printf("sockit %s\n", SK_VERSION);
+			return SK_EXIT_OK;
+		}
+		return c->run(argc - 1, argv + 1);
+	}
 	fprintf(stderr, "sockit: unknown command '%s'\nTry 'sockit help'.\n",
 		argv[1]);
 	return SK_EXIT_USAGE;

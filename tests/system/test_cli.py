@@ -295,6 +295,7 @@ def test_client_bad_hostport():
     (["welcome", "--bogus", "127.0.0.1"], "unknown option '--bogus'"),
     (["welcome", "[::1"], "'[::1': write IPv6 addresses as [ADDR]:PORT"),
     (["bench", "--bogus", "udp", "127.0.0.1:1"], "unknown option '--bogus'"),
+    (["bench", "udp", "127.0.0.1"], "'127.0.0.1': port must be a number from 0 to 65535 (give HOST:PORT)"),
     (["serve", "daytime=1.2.3.4.5:0"], "'daytime=1.2.3.4.5:0': not an IPv4 address (four numbers from 0 to 255)"),
 ])
 def test_usage_errors_are_one_line_and_exit_2(args, msg):
@@ -311,3 +312,11 @@ def test_ready_line_counts_sockets_in_english(serve):
     assert re.match(r"^sockit: ready, 1 socket, pid \d+$", s.lines[-1]), s.lines
     s = serve("daytime=127.0.0.1:0")
     assert re.match(r"^sockit: ready, 2 sockets, pid \d+$", s.lines[-1]), s.lines
+
+
+@pytest.mark.parametrize("cmd", ["serve", "welcome", "chat", "time", "exec",
+                                 "keygen", "bench", "help"])
+def test_every_command_has_version(cmd):
+    r = sockit(cmd, "--version")
+    assert (r.returncode, r.stdout, r.stderr) == (0, sockit("--version").stdout, "")
+    assert r.stdout.startswith("sockit ")
