@@ -140,25 +140,27 @@ static void sk__show(struct sk__chat *ch, const char *line, size_t len)
 	static char out[SK__IN_MAX * 3 + 256];
 	char text[SK_CHAT_CLEAN_MAX(SK__IN_MAX)];
 	struct sk_chat_msg m;
+	char on[16] = "";
+	const char *off = "";
 	size_t k, tn;
 
 	sk_chat_classify(line, len, &m);
+	/* On a terminal a nick is bold, in its own colour. */
+	if (ch->tty && m.nick != NULL) {
+		snprintf(on, sizeof(on), "\033[1;%dm",
+			 sk__colour(m.nick, m.nicklen));
+		off = "\033[m";
+	}
 	k = sk__stamp(out, sizeof(out));
 	tn = sk_chat_clean(m.text, m.textlen, text);
 	switch (m.kind) {
 	case SK_CHAT_OUT_SAY:
-		k += (size_t)snprintf(out + k, sizeof(out) - k,
-				      ch->tty ? "<\033[1;%dm%.*s\033[m> "
-					      : "%.0d<%.*s> ",
-				      ch->tty ? sk__colour(m.nick, m.nicklen) : 0,
-				      (int)m.nicklen, m.nick);
+		k += (size_t)snprintf(out + k, sizeof(out) - k, "<%s%.*s%s> ",
+				      on, (int)m.nicklen, m.nick, off);
 		break;
 	case SK_CHAT_OUT_ME:
-		k += (size_t)snprintf(out + k, sizeof(out) - k,
-				      ch->tty ? "\033[1;%dm* %.*s\033[m "
-					      : "%.0d* %.*s ",
-				      ch->tty ? sk__colour(m.nick, m.nicklen) : 0,
-				      (int)m.nicklen, m.nick);
+		k += (size_t)snprintf(out + k, sizeof(out) - k, "%s* %.*s%s ",
+				      on, (int)m.nicklen, m.nick, off);
 		break;
 	case SK_CHAT_OUT_NOTICE:
 		k += (size_t)snprintf(out + k, sizeof(out) - k, "%s***%s",
@@ -474,16 +476,9 @@ int sk_cmd_chat(int argc, char **argv)
 		return sk_usage_error(SK__CMD, argc - optind == 0
 				      ? "expected HOST[:PORT]"
 				      : "expected one HOST[:PORT]");
-	if (strncmp(argv[optind], "unix:", 5) != 0 || ch.udp) {
-		char host[SK_HOST_MAX];
-		uint16_t port;
-		int rc = sk_hostport_parse(argv[optind], host, &port,
-					   SK_HP_PORT_OPTIONAL);
-
-		if (rc != 0)
-			return sk_usage_error(SK__CMD, "'%s': %s", argv[optind],
-					      sk_addr_strerror(rc));
-	}
+	if ((strncmp(argv[optind], "unix:", 5) != 0 || ch.udp) &&
+	    sk_check_hostport(SK__CMD, argv[optind], 0) != 0)
+		return SK_EXIT_USAGE;
 	if (sk_target_resolve(&ch.t, argv[optind], SK__PORT,
 			      ch.udp ? SOCK_DGRAM : SOCK_STREAM, err,
 			      sizeof(err)) != 0) {

@@ -1151,16 +1151,9 @@ int sk_cmd_exec(int argc, char **argv)
 	if (n < 0)
 		return sk_usage_error(SK__CMD, "cannot encode the command: %s",
 				      sk_frame_strerror(n));
-	if (strncmp(x.o.hostport, "unix:", 5) != 0) {
-		char host[SK_HOST_MAX];
-		uint16_t port;
-		int rc = sk_hostport_parse(x.o.hostport, host, &port,
-					   SK_HP_PORT_OPTIONAL);
-
-		if (rc != 0)
-			return sk_usage_error(SK__CMD, "'%s': %s", x.o.hostport,
-					      sk_addr_strerror(rc));
-	}
+	if (strncmp(x.o.hostport, "unix:", 5) != 0 &&
+	    sk_check_hostport(SK__CMD, x.o.hostport, 0) != 0)
+		return SK_EXIT_USAGE;
 	sk__host_of(x.o.hostport, x.host, sizeof(x.host));
 	if (sk_target_resolve(&x.t, x.o.hostport, SK__PORT, SOCK_STREAM, err,
 			      sizeof(err)) != 0) {
