@@ -239,6 +239,22 @@
 #define SK_RMSG_ATTEMPTS 6
 #define SK_RMSG_ATTEMPTS_MAX 32
 
+/* DTLS sessions (src/net/dtls.h). One session costs its SSL (about
+ * 20 KiB with its buffers) and what its service keeps: a service's
+ * sessions at once, by default; the longest a session lives without a
+ * datagram from its peer (a REPL's user may think for minutes; a client
+ * waiting for output polls far more often than this); and the time a
+ * handshake may take, retransmissions included. */
+#define SK_DTLS_SESSIONS_DEFAULT 256
+#define SK_DTLS_IDLE_MS_DEFAULT (300 * 1000)
+#define SK_DTLS_HANDSHAKE_MS_DEFAULT (10 * 1000)
+/* The largest plaintext datagram: one that crosses a 1280-byte path in
+ * one record (see SK_RMSG_MAX_DGRAM). */
+#define SK_DTLS_MAX_PLAIN SK_RMSG_MAX_DGRAM
+/* The cookie's validity: a secret per period, the previous one still
+ * accepted, so a cookie lives one to two periods. */
+#define SK_DTLS_COOKIE_PERIOD_S 60
+
 /* Receive buffer for one datagram: the largest UDP payload, so nothing is
  * silently truncated. */
 #define SK_UDP_BUF (64 * 1024)
@@ -264,6 +280,13 @@
 /* Output of one of the tutorial's raw commands, gathered before the
  * reply (its client reads 1024 bytes); past it the command is killed. */
 #define SK_EXEC_RAW_MAX (64 * 1024)
+/* The tutorial's UDP client reads one recvfrom(1024): a raw UDP reply
+ * goes in datagrams of at most this many bytes. */
+#define SK_EXEC_UDP_RAW_DGRAM 1024
+/* The largest datagram exec takes over UDP: a DTLS record of
+ * SK_RMSG_MAX_DGRAM, a ClientHello (a few hundred bytes), or one of the
+ * tutorial's command lines (it sends what fits its 1024-byte reads). */
+#define SK_EXEC_UDP_MAX_IN 2048
 
 /* The exec server reads a command's output this many frames' worth at a
  * time (within the client's credit), and sends them in one write. */

@@ -17,9 +17,19 @@
  * server reads a command's pipes only while the client has credit, so a
  * client that stops reading stops the command at its next write.
  *
+ * Over UDP (src/net/dtls.c, src/proto/rmsg.c) a DTLS 1.2 session with
+ * the same keys carries requests of the reliable message layer: each
+ * runs once per request id, its output (the frames the TCP server would
+ * send on a stream) is cached up to a cap and delivered in fragments
+ * the client acknowledges; there is no stdin. The tutorial's raw UDP
+ * commands (one datagram, one shell line; the output in datagrams of at
+ * most 1024 bytes, or "ok") are served from loopback when configured.
+ *
  * A command lives in a struct sk__cmd until its process has been reaped
  * and every libuv handle it had is closed; it refers to its connection
- * by a weak id, since either may go first.
+ * by a weak id, and to its UDP session by a pointer its session clears
+ * when it goes, since either may go first. Where its replies and output
+ * go is its kind (SK__K_*).
  */
 #include "svc_exec.h"
 
@@ -33,14 +43,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <uv.h>
 
+#include "../net/dtls.h"
 #include "../net/log.h"
 #include "../net/proc.h"
 #include "../net/sockaddr.h"
 #include "../net/table.h"
 #include "../net/tls.h"
 #include "../proto/frame.h"
+#include "../proto/rmsg.h"
 
 /* The environment a command starts with, before the client's pairs. */
 #define SK__EXEC_PATH \
@@ -68,6 +81,10 @@ struct sk__exec_cfg {
 	unsigned nofile;         /* RLIMIT_NOFILE; 0: unchanged */
 	unsigned nproc;          /* RLIMIT_NPROC; 0: unchanged */
 	unsigned raw;            /* the tutorial's raw commands (loopback) */
+	unsigned udp_sessions;   /* DTLS sessions at once */
+	unsigned udp_idle;       /* s a DTLS session lives unheard */
+	unsigned udp_output_kib; /* output of one UDP request, KiB */
+	unsigned udp_cache_mib;  /* UDP outputs held, all sessions, MiB */
 	char env[SK__ENV_ALLOW_MAX][64]; /* variables a client may set */
 	unsigned nenv;           /* how many; 0: sk__env_default */
 };
@@ -129,6 +146,18 @@ static const struct sk_opt sk__exec_opts[] = {
 		   "the tutorial's unauthenticated raw commands, from\n"
 		   "clients that send no HELLO (needs insecure; loopback\n"
 		   "and unix sockets only)"),
+	SK_OPT_NUM(SK_OPT_UINT, "udp-sessions", SK__X(udp_sessions), 1, 65536,
+		   "256", "N", "DTLS sessions at once (exec over UDP)"),
+	SK_OPT_NUM(SK_OPT_UINT, "udp-idle", SK__X(udp_idle), 1, 86400, "300",
+		   "S", "a DTLS session with no datagram for S seconds ends"),
+	SK_OPT_NUM(SK_OPT_UINT, "udp-max-output-kib", SK__X(udp_output_kib), 1,
+		   SK_RMSG_OUTPUT_MAX / 1024, "1024", "KIB",
+		   "output of one UDP command before it is cut (and\n"
+		   "killed)"),
+	SK_OPT_NUM(SK_OPT_UINT, "udp-cache-mib", SK__X(udp_cache_mib), 1,
+		   65536, "256", "MIB",
+		   "UDP output held for delivery, all sessions; past it\n"
+		   "outputs are cut"),
 	{ .name = "env", .type = SK_OPT_FUNC, .arg = "NAME",
 	  .help = "a variable clients may set (repeatable; default\n"
 		  "LANG LANGUAGE LC_ALL LC_CTYPE LC_MESSAGES TERM TZ)",
@@ -148,8 +177,11 @@ static const struct sk_svc_limits sk__exec_limits = {
 	.request_timeout = SK_CONN_REQUEST_DEFAULT,
 	.max_output = 512 * 1024 * 1024,
 	.pause_output = 256 * 1024 * 1024,
-	.rate = { 20, 40, 0 },
-	.global = { 10000, 10000, 0 },
+	/* UDP: a client acknowledges every second datagram of output, a
+	 * few thousand a second for a bulk one; DTLS's cookie and its
+	 * records' MACs make the rest cheap to refuse. */
+	.rate = { 5000, 10000, 0 },
+	.global = { 50000, 50000, 0 },
 	.out = { 0, 1, 0 },
 };
 
@@ -159,10 +191,19 @@ struct sk__cmd;
 struct sk__exec {
 	const struct sk__exec_cfg *cfg; /* settings */
 	struct sk_tls *tls;             /* the keys' TLS context */
+	struct sk_dtls *dtls;           /* the keys' DTLS sessions */
 	struct sk__cmd *all;            /* every command not yet freed */
 	struct sk_srcmap clients;       /* commands running per client */
 	unsigned running;               /* of them, not yet ended */
+	size_t umem;                    /* bytes of UDP output held */
+	uv_loop_t *loop;                /* the server's */
 	int stopping;                   /* shutdown has begun */
+};
+
+/* Whose commands a list holds: a connection's or a UDP session's. */
+struct sk__owner {
+	struct sk__cmd *cmds;  /* its commands, until they end */
+	unsigned nrun;         /* of them, not reset and not ended */
 };
 
 /* A connection's state. */
@@ -170,24 +211,59 @@ struct sk__xconn {
 	struct sk__exec *ex;   /* the service */
 	int hello;             /* its HELLO has come */
 	uint32_t last;         /* the highest stream id opened */
-	unsigned nrun;         /* its commands not yet ended */
-	struct sk__cmd *cmds;  /* its commands, until they end */
+	struct sk__owner own;  /* its commands */
 	int raw;               /* the tutorial's raw protocol */
 	struct sk_rl_key who;  /* the client, as counted per client */
 	int known;             /* who is set */
 };
 
+/* A DTLS session's state: its requests. */
+struct sk__usess {
+	struct sk__exec *ex;     /* the service */
+	struct sk_dtls_sess *d;  /* its DTLS session */
+	struct sk__owner own;    /* its commands */
+	struct sk_rl_key who;    /* its client (the identity) */
+	struct sk_rmsg_srv rm;   /* the reliable message layer */
+};
+
+/* Where a command's replies and output go. */
+enum sk__kind {
+	SK__K_FRAMED = 0, /* frames on a stream of a TCP connection */
+	SK__K_RAW,        /* the tutorial's TCP client: gathered, then sent */
+	SK__K_RMSG,       /* a request of a UDP session */
+	SK__K_UDPRAW,     /* the tutorial's UDP client: gathered, then sent
+			   * in datagrams */
+};
+
+/* A command's destination, as sk__start() is told it. */
+struct sk__to {
+	enum sk__kind kind;          /* which of the following hold */
+	struct sk_conn *c;           /* FRAMED, RAW: the connection */
+	uint32_t stream;             /* FRAMED: the stream */
+	struct sk__usess *us;        /* RMSG: the session */
+	uint64_t rid;                /* RMSG: the request id */
+	struct sk_udp *u;            /* UDPRAW: the socket */
+	const struct sockaddr *peer; /* UDPRAW: the client */
+	struct sk__owner *own;       /* the list it joins; NULL: none */
+	const struct sk_rl_key *who; /* its client, for max-per-client */
+};
+
 /* One command. */
 struct sk__cmd {
-	struct sk__cmd *next, *prev;   /* the connection's list */
-	struct sk__xconn *owner;       /* that list's connection while x is
-					* on it, else NULL: a connection
+	struct sk__cmd *next, *prev;   /* its owner's list */
+	struct sk__owner *owner;       /* that list while x is on it, else
+					* NULL: a connection or a session
 					* empties its list before it goes */
 	struct sk__cmd *anext, *aprev; /* the service's list */
 	struct sk__exec *ex;           /* the service */
 	struct sk_svc *svc;            /* for weak lookups */
+	enum sk__kind kind;            /* where its output goes */
 	sk_conn_id conn;               /* its connection; 0 once gone */
 	uint32_t stream;               /* its stream */
+	struct sk__usess *us;          /* RMSG: its session; NULL once gone */
+	uint64_t rid;                  /* RMSG: its request id */
+	struct sk_udp *u;              /* UDPRAW: the socket */
+	struct sockaddr_storage peer;  /* UDPRAW: the client */
 	struct sk_proc p;              /* the process */
 	uv_poll_t exitw;               /* p.pidfd: it exited */
 	uv_pipe_t in, out, err;        /* its stdin, stdout, stderr */
@@ -212,7 +288,7 @@ struct sk__cmd {
 	unsigned counted : 1;          /* in its connection's nrun */
 	unsigned client_counted : 1;   /* in the service's per-client map */
 	struct sk_rl_key who;          /* its client */
-	unsigned raw : 1;              /* the tutorial's client: gathered */
+	unsigned raw : 1;              /* RAW or UDPRAW: output gathered */
 	char *rbuf;                    /* raw: stdout, then stderr (cap) */
 	size_t rout, rerr;             /* raw: bytes of each in rbuf */
 	unsigned h_timer : 1;          /* timer initialised */
@@ -276,6 +352,53 @@ static void sk__fail(struct sk_conn *c, unsigned code, const char *text)
 	sk_conn_end(c);
 }
 
+/* A UDP session: send what its layer has for now, and set its next
+ * wake-up. The session may end here (its packet numbers are spent). */
+static void sk__uflush(struct sk__usess *us)
+{
+	uint8_t buf[SK_RMSG_MAX_DGRAM];
+	uint64_t now = sk_dtls_now();
+	int n;
+
+	while ((n = sk_rmsg_srv_poll(&us->rm, now, buf, sizeof(buf))) > 0)
+		sk_dtls_send(us->d, buf, (size_t)n);
+	if (n < 0) {
+		sk_dtls_end(us->d); /* frees us */
+		return;
+	}
+	sk_dtls_wake(us->d, sk_rmsg_srv_next_timeout(&us->rm, now));
+}
+
+/* Refuse a request whose command does not exist (yet): code and text
+ * for a framed or UDP client, rawtext for the tutorial's. */
+static void sk__refuse(const struct sk__to *to, unsigned code,
+		       const char *text, const char *rawtext)
+{
+	switch (to->kind) {
+	case SK__K_FRAMED:
+		sk__send_error(to->c, to->stream, code, text);
+		break;
+	case SK__K_RAW:
+		sk_conn_write(to->c, rawtext, strlen(rawtext));
+		break;
+	case SK__K_RMSG:
+		sk_rmsg_srv_error(&to->us->rm, sk_dtls_now(), to->rid, code,
+				  text, strlen(text));
+		break;
+	case SK__K_UDPRAW:
+		sk_udp_send(to->u, to->peer, rawtext, strlen(rawtext));
+		break;
+	}
+}
+
+/* Why a command that did not exit by itself ended, for its ERROR. */
+static const char *sk__why_text(unsigned why)
+{
+	return why == SK_FRAME_CODE_TIMEOUT     ? "timed out"
+	       : why == SK_FRAME_CODE_TRUNCATED ? "output over the cap"
+					       : "stopped";
+}
+
 /* ---- a command's life ---- */
 
 static void sk__cmd_closed(uv_handle_t *h)
@@ -336,14 +459,14 @@ static void sk__cmd_release(struct sk__cmd *x)
 /* Take x off its connection's list, if it is on one. */
 static void sk__cmd_detach(struct sk__cmd *x)
 {
-	struct sk__xconn *xc = x->owner;
+	struct sk__owner *xo = x->owner;
 
-	if (xc == NULL)
+	if (xo == NULL)
 		return;
 	if (x->prev != NULL)
 		x->prev->next = x->next;
 	else
-		xc->cmds = x->next;
+		xo->cmds = x->next;
 	if (x->next != NULL)
 		x->next->prev = x->prev;
 	x->next = x->prev = NULL;
@@ -351,12 +474,48 @@ static void sk__cmd_detach(struct sk__cmd *x)
 }
 
 /* The command has ended: it exited and its pipes reached EOF. */
+/* How the command ended, for its EXIT. */
+static void sk__exit_of(const struct sk__cmd *x, struct sk_frame_exit *e)
+{
+	memset(e, 0, sizeof(*e));
+	if (WIFEXITED(x->status)) {
+		e->status = (unsigned)WEXITSTATUS(x->status);
+	} else {
+		const char *name = sk_signal_name(WTERMSIG(x->status));
+
+		e->signaled = 1;
+		e->core = WCOREDUMP(x->status) ? 1 : 0;
+		e->signal.p = name != NULL ? name : "KILL";
+		e->signal.len = strlen(e->signal.p);
+	}
+}
+
+/* The tutorial's UDP reply: the output in datagrams of at most
+ * SK_EXEC_UDP_RAW_DGRAM bytes (its client reads 1024), or "ok". */
+static void sk__udpraw_reply(struct sk__cmd *x)
+{
+	const struct sockaddr *to = (const struct sockaddr *)&x->peer;
+	size_t len = x->rout + x->rerr;
+
+	if (len == 0) {
+		sk_udp_send(x->u, to, "ok", 2);
+		return;
+	}
+	for (size_t off = 0; off < len; off += SK_EXEC_UDP_RAW_DGRAM)
+		sk_udp_send(x->u, to, x->rbuf + off,
+			    len - off < SK_EXEC_UDP_RAW_DGRAM
+				    ? len - off
+				    : SK_EXEC_UDP_RAW_DGRAM);
+}
+
 static void sk__cmd_end(struct sk__cmd *x)
 {
 	struct sk_conn *c = sk__conn_of(x);
 	/* Not sk_conn_data(c): a closing connection is no longer found by
 	 * its id, yet x stays on its list until tcp_close empties it. */
-	struct sk__xconn *xc = x->owner;
+	struct sk__owner *xo = x->owner;
+	struct sk__usess *flush = NULL;
+	struct sk_frame_exit e;
 
 	/* Whatever it left running in the background goes with it; the
 	 * leader is still a zombie (see sk__exited), so its group's id is
@@ -367,7 +526,7 @@ static void sk__cmd_end(struct sk__cmd *x)
 
 		sk_proc_reap(&x->p, &st, 0);
 	}
-	if (c != NULL && x->raw) {
+	if (x->kind == SK__K_RAW && c != NULL) {
 		/* The tutorial's reply: the output, or its "done" when there
 		 * is none. */
 		static const char ok[] = "\xe5\x91\xbd\xe4\xbb\xa4\xe6\x89\xa7"
@@ -378,38 +537,38 @@ static void sk__cmd_end(struct sk__cmd *x)
 		else
 			sk_conn_write(c, ok, sizeof(ok) - 1);
 		sk_conn_hold(c, 0);
-	} else if (c != NULL && !x->reset && !x->ended) {
+	} else if (x->kind == SK__K_UDPRAW) {
+		sk__udpraw_reply(x);
+	} else if (x->kind == SK__K_FRAMED && c != NULL && !x->reset &&
+		   !x->ended) {
 		uint8_t buf[SK_FRAME_HEADER + 2 + SK_FRAME_MAX_SIGNAME];
-		struct sk_frame_exit e;
 
 		if (x->why != 0) {
 			sk__send_error(c, x->stream, x->why,
-				       x->why == SK_FRAME_CODE_TIMEOUT
-					       ? "timed out"
-				       : x->why == SK_FRAME_CODE_TRUNCATED
-					       ? "output over the cap"
-					       : "stopped");
+				       sk__why_text(x->why));
 		} else {
-			memset(&e, 0, sizeof(e));
-			if (WIFEXITED(x->status)) {
-				e.status = (unsigned)WEXITSTATUS(x->status);
-			} else {
-				const char *name = sk_signal_name(WTERMSIG(x->status));
-
-				e.signaled = 1;
-				e.core = WCOREDUMP(x->status) ? 1 : 0;
-				e.signal.p = name != NULL ? name : "KILL";
-				e.signal.len = strlen(e.signal.p);
-			}
+			sk__exit_of(x, &e);
 			sk__send(c, buf, sk_frame_exit_encode(buf, sizeof(buf),
 							      x->stream, &e));
 		}
+	} else if (x->kind == SK__K_RMSG && x->us != NULL && !x->reset &&
+		   !x->ended) {
+		const char *text = sk__why_text(x->why);
+
+		if (x->why != 0) {
+			sk_rmsg_srv_error(&x->us->rm, sk_dtls_now(), x->rid,
+					  x->why, text, strlen(text));
+		} else {
+			sk__exit_of(x, &e);
+			sk_rmsg_srv_exit(&x->us->rm, sk_dtls_now(), x->rid, &e);
+		}
+		flush = x->us;
 	}
 	x->ended = 1;
-	if (xc != NULL) {
+	if (xo != NULL) {
 		sk__cmd_detach(x);
 		if (x->counted)
-			xc->nrun--;
+			xo->nrun--;
 	}
 	if (x->client_counted) {
 		x->client_counted = 0;
@@ -417,6 +576,8 @@ static void sk__cmd_end(struct sk__cmd *x)
 	}
 	x->ex->running--;
 	sk__cmd_release(x);
+	if (flush != NULL)
+		sk__uflush(flush);
 }
 
 static void sk__cmd_check(struct sk__cmd *x)
@@ -554,6 +715,21 @@ static void sk__read_out(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	x->total += (uint64_t)n;
 	if (x->raw) {
 		sk__raw_gather(x, is_out, buf->base, (size_t)n);
+		return;
+	}
+	if (x->kind == SK__K_RMSG) {
+		/* The layer caches it up to the cap, which bounds memory; a
+		 * command over it is cut there and killed. */
+		if (!x->reset && x->us != NULL &&
+		    sk_rmsg_srv_output(&x->us->rm, sk_dtls_now(), x->rid,
+				       is_out ? SK_FRAME_STDOUT
+					      : SK_FRAME_STDERR,
+				       buf->base, (size_t)n) == SK_RMSG_CUT) {
+			x->reset = 1; /* its stream has ended */
+			sk__cmd_kill(x, SK_FRAME_CODE_TRUNCATED);
+		}
+		if (x->us != NULL)
+			sk__uflush(x->us);
 		return;
 	}
 	x->credit -= (uint32_t)n;
@@ -709,19 +885,13 @@ static int sk__pipe_open(uv_loop_t *loop, uv_pipe_t *p, int fd,
 	return rc;
 }
 
-/* Who c's client is, for the per-client limit: the identity its key
- * proved (its place in the key file), or its address (an IPv6 /64),
+/* A client as the per-client limit counts it: the identity its key
+ * proved (the same over TCP and UDP), else its address (an IPv6 /64),
  * or, on a unix socket, the one local client. */
-static void sk__who(struct sk_conn *c, struct sk__xconn *xc)
+static void sk__who_of(struct sk_rl_key *who, const char *id,
+		       const struct sockaddr *sa)
 {
-	const char *id;
-	const struct sockaddr *sa;
-
-	if (xc->known)
-		return;
-	xc->known = 1;
-	memset(&xc->who, 0, sizeof(xc->who));
-	id = sk_tls_identity(c);
+	memset(who, 0, sizeof(*who));
 	if (id != NULL) {
 		/* Identities are at most 64 bytes: hash them into the key,
 		 * marked apart from addresses by its last byte. */
@@ -729,100 +899,110 @@ static void sk__who(struct sk_conn *c, struct sk__xconn *xc)
 
 		for (const char *p = id; *p != '\0'; p++)
 			h = (h ^ (uint8_t)*p) * 1099511628211ull;
-		memcpy(xc->who.b, &h, sizeof(h));
-		xc->who.b[15] = 0xa5;
+		memcpy(who->b, &h, sizeof(h));
+		who->b[15] = 0xa5;
 		return;
 	}
-	sa = sk_conn_peer(c);
 	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
 		int v6;
 		const uint8_t *a = sk_sockaddr_bytes(sa, &v6);
 
-		sk_rl_key_make(&xc->who, a, v6);
+		sk_rl_key_make(who, a, v6);
 	}
 }
 
-/*
- * Start o for c on stream (raw: for the tutorial's client, whose reply
- * is gathered rather than framed). A refusal is answered on the stream
- * (framed) or as text (raw); returns the command, or NULL.
- */
-static struct sk__cmd *sk__start(struct sk_conn *c, struct sk__xconn *xc,
-				 uint32_t stream,
-				 const struct sk_proc_opts *o,
-				 uint32_t timeout_ms, int raw)
+/* Who c's client is (sk__who_of), worked out once. */
+static void sk__who(struct sk_conn *c, struct sk__xconn *xc)
 {
-	struct sk__exec *ex = xc->ex;
+	if (xc->known)
+		return;
+	xc->known = 1;
+	sk__who_of(&xc->who, sk_tls_identity(c), sk_conn_peer(c));
+}
+
+/*
+ * Start o for to. A refusal is answered there (sk__refuse); returns the
+ * command, or NULL.
+ */
+static struct sk__cmd *sk__start(struct sk__exec *ex, const struct sk__to *to,
+				 const struct sk_proc_opts *o,
+				 uint32_t timeout_ms)
+{
 	const struct sk__exec_cfg *cfg = ex->cfg;
 	struct sk__cmd *x;
 	uint64_t ms;
 	int rc;
 
-	sk__who(c, xc);
-	if (sk_srcmap_take(&ex->clients, &xc->who, cfg->max_per_client) != 1) {
-		if (raw)
-			sk_conn_write(c, "error: too many commands\n", 25);
-		else
-			sk__send_error(c, stream, SK_FRAME_CODE_TOO_MANY,
-				       "too many commands for this client");
+	if (sk_srcmap_take(&ex->clients, to->who, cfg->max_per_client) != 1) {
+		sk__refuse(to, SK_FRAME_CODE_TOO_MANY,
+			   "too many commands for this client",
+			   "error: too many commands\n");
 		return NULL;
 	}
 	x = calloc(1, sizeof(*x));
 	if (x == NULL) {
-		sk_srcmap_put(&ex->clients, &xc->who);
-		if (raw)
-			sk_conn_write(c, "error: out of memory\n", 21);
-		else
-			sk__send_error(c, stream, SK_FRAME_CODE_INTERNAL,
-				       "out of memory");
+		sk_srcmap_put(&ex->clients, to->who);
+		sk__refuse(to, SK_FRAME_CODE_INTERNAL, "out of memory",
+			   "error: out of memory\n");
 		return NULL;
 	}
 	rc = sk_proc_spawn(o, &x->p);
 	if (rc != 0) {
 		char text[SK_FRAME_MAX_TEXT];
-		int n = snprintf(text, sizeof(text), "%.160s: %s",
-				 o->argv[0], strerror(-rc));
 
-		if (raw)
-			sk_conn_write(c, text, n > 0 ? (size_t)n : 0);
-		else
-			sk__send_error(c, stream,
-				       rc == -ENOENT || rc == -ENOTDIR
-					       ? SK_FRAME_CODE_NOT_FOUND
-				       : rc == -EACCES || rc == -EPERM
-					       ? SK_FRAME_CODE_PERMISSION
-					       : SK_FRAME_CODE_INTERNAL,
-				       text);
+		snprintf(text, sizeof(text), "%.160s: %s", o->argv[0],
+			 strerror(-rc));
+		sk__refuse(to,
+			   rc == -ENOENT || rc == -ENOTDIR
+				   ? SK_FRAME_CODE_NOT_FOUND
+			   : rc == -EACCES || rc == -EPERM
+				   ? SK_FRAME_CODE_PERMISSION
+				   : SK_FRAME_CODE_INTERNAL,
+			   text, text);
 		free(x);
-		sk_srcmap_put(&ex->clients, &xc->who);
+		sk_srcmap_put(&ex->clients, to->who);
 		return NULL;
 	}
-	x->who = xc->who;
+	x->who = *to->who;
 	x->client_counted = 1;
-	x->raw = raw ? 1 : 0;
+	x->kind = to->kind;
+	x->raw = to->kind == SK__K_RAW || to->kind == SK__K_UDPRAW;
 	x->ex = ex;
-	x->svc = sk_conn_svc(c);
-	x->conn = sk_conn_id_of(c);
-	x->stream = stream;
-	/* Raw output is gathered, not framed: no credit to wait for. */
-	x->credit = raw ? SK_EXEC_WINDOW_MAX : SK_EXEC_WINDOW;
+	if (to->c != NULL) {
+		x->svc = sk_conn_svc(to->c);
+		x->conn = sk_conn_id_of(to->c);
+	}
+	x->stream = to->stream;
+	x->us = to->us;
+	x->rid = to->rid;
+	x->u = to->u;
+	if (to->peer != NULL)
+		memcpy(&x->peer, to->peer, sk_sockaddr_len(to->peer));
+	/* Only framed output waits for credit: raw output is gathered, and
+	 * UDP output is held by its layer up to its cap. */
+	x->credit = to->kind == SK__K_FRAMED ? SK_EXEC_WINDOW
+					     : SK_EXEC_WINDOW_MAX;
 	x->in_credit = SK_EXEC_WINDOW;
-	x->cap = raw ? SK_EXEC_RAW_MAX : (uint64_t)cfg->output_mib << 20;
-	/* On both lists before any handle, so every path frees it. */
+	x->cap = x->raw			     ? SK_EXEC_RAW_MAX
+		 : to->kind == SK__K_RMSG ? UINT64_MAX
+					  : (uint64_t)cfg->output_mib << 20;
+	/* On the lists before any handle, so every path frees it. */
 	x->anext = ex->all;
 	if (ex->all != NULL)
 		ex->all->aprev = x;
 	ex->all = x;
-	x->next = xc->cmds;
-	if (xc->cmds != NULL)
-		xc->cmds->prev = x;
-	xc->cmds = x;
-	x->owner = xc;
-	xc->nrun++;
-	x->counted = 1;
+	if (to->own != NULL) {
+		x->next = to->own->cmds;
+		if (to->own->cmds != NULL)
+			to->own->cmds->prev = x;
+		to->own->cmds = x;
+		x->owner = to->own;
+		to->own->nrun++;
+		x->counted = 1;
+	}
 	ex->running++;
 	{
-		uv_loop_t *loop = sk_svc_loop(x->svc);
+		uv_loop_t *loop = ex->loop;
 
 		/* Each fd passes to libuv in turn; one not yet passed is
 		 * closed by sk__cmd_release(). */
@@ -862,6 +1042,8 @@ static struct sk__cmd *sk__start(struct sk_conn *c, struct sk__xconn *xc,
 		x->exited = 1;
 		x->out_eof = x->err_eof = 1;
 		x->why = SK_FRAME_CODE_INTERNAL;
+		if (to->kind == SK__K_RMSG)
+			sk_rmsg_srv_started(&x->us->rm, sk_dtls_now(), x->rid);
 		sk__cmd_end(x);
 		return NULL;
 	}
@@ -873,50 +1055,57 @@ static struct sk__cmd *sk__start(struct sk_conn *c, struct sk__xconn *xc,
 		uv_timer_start(&x->timer, sk__timeout, ms, 0);
 		x->timed = 1;
 	}
-	if (raw) {
-		sk__in_close(x); /* the tutorial sends no stdin */
-	} else {
+	if (to->kind == SK__K_FRAMED) {
 		uint8_t buf[SK_FRAME_HEADER];
 
-		sk__send(c, buf, sk_frame_encode(buf, sizeof(buf),
-						 SK_FRAME_EXEC_OK, 0, x->stream,
-						 NULL, 0));
+		sk__send(to->c, buf, sk_frame_encode(buf, sizeof(buf),
+						     SK_FRAME_EXEC_OK, 0,
+						     x->stream, NULL, 0));
+	} else {
+		/* The tutorial sends no stdin, nor does a UDP request. */
+		sk__in_close(x);
+		if (to->kind == SK__K_RMSG &&
+		    sk_rmsg_srv_started(&x->us->rm, sk_dtls_now(), x->rid) ==
+			    SK_RMSG_CUT) {
+			x->reset = 1; /* no memory even for EXEC_OK */
+			sk__cmd_kill(x, SK_FRAME_CODE_INTERNAL);
+		}
 	}
 	sk__reading(x, 1);
 	return x;
 }
 
-
-/* An EXEC on a new stream: start it or refuse it on the stream. */
-static int sk__exec(struct sk_conn *c, struct sk__xconn *xc,
-		    const struct sk_frame *f)
+/*
+ * Check the command sk__req describes against the policy and the limits
+ * (nrun: its connection's or session's commands now), and start it for
+ * to. Refusals are answered there.
+ */
+static void sk__request(struct sk__exec *ex, const struct sk__to *to,
+			unsigned nrun)
 {
-	struct sk__exec *ex = xc->ex;
 	const struct sk__exec_cfg *cfg = ex->cfg;
 	struct sk_proc_opts o;
 	size_t off = 0, nenv = 0;
 
-	if (f->stream <= xc->last)
-		return SK_FRAME_CODE_BAD_STREAM;
-	xc->last = f->stream;
-	if (sk_frame_exec_decode(f, &sk__req) != 0)
-		return SK_FRAME_CODE_BAD_FRAME;
 	if (ex->stopping) {
-		sk__send_error(c, f->stream, SK_FRAME_CODE_SHUTDOWN,
-			       "the server is stopping");
-		return 0;
+		sk__refuse(to, SK_FRAME_CODE_SHUTDOWN, "the server is stopping",
+			   "");
+		return;
 	}
-	if (xc->nrun >= cfg->max_per_conn || ex->running >= cfg->max_commands) {
-		sk__send_error(c, f->stream, SK_FRAME_CODE_TOO_MANY,
-			       xc->nrun >= cfg->max_per_conn
-				       ? "too many commands on this connection"
-				       : "too many commands on this server");
-		return 0;
+	if (nrun >= cfg->max_per_conn || ex->running >= cfg->max_commands) {
+		sk__refuse(to, SK_FRAME_CODE_TOO_MANY,
+			   nrun < cfg->max_per_conn
+				   ? "too many commands on this server"
+			   : to->kind == SK__K_RMSG
+				   ? "too many commands in this session"
+				   : "too many commands on this connection",
+			   "");
+		return;
 	}
 	if (sk__req.shell && !cfg->shell) {
-		sk__send_error(c, f->stream, SK_FRAME_CODE_POLICY,
-			       "this server runs no shell lines");
-		return 0;
+		sk__refuse(to, SK_FRAME_CODE_POLICY,
+			   "this server runs no shell lines", "");
+		return;
 	}
 	memset(&o, 0, sizeof(o));
 	if (sk__req.shell) {
@@ -943,7 +1132,28 @@ static int sk__exec(struct sk_conn *c, struct sk__xconn *xc,
 	o.cpu = cfg->cpu;
 	o.nofile = cfg->nofile;
 	o.nproc = cfg->nproc;
-	sk__start(c, xc, f->stream, &o, sk__req.timeout_ms, 0);
+	sk__start(ex, to, &o, sk__req.timeout_ms);
+}
+
+/* An EXEC on a new stream: start it or refuse it on the stream. */
+static int sk__exec(struct sk_conn *c, struct sk__xconn *xc,
+		    const struct sk_frame *f)
+{
+	struct sk__to to;
+
+	if (f->stream <= xc->last)
+		return SK_FRAME_CODE_BAD_STREAM;
+	xc->last = f->stream;
+	if (sk_frame_exec_decode(f, &sk__req) != 0)
+		return SK_FRAME_CODE_BAD_FRAME;
+	sk__who(c, xc);
+	memset(&to, 0, sizeof(to));
+	to.kind = SK__K_FRAMED;
+	to.c = c;
+	to.stream = f->stream;
+	to.own = &xc->own;
+	to.who = &xc->who;
+	sk__request(xc->ex, &to, xc->own.nrun);
 	return 0;
 }
 
@@ -951,7 +1161,7 @@ static int sk__exec(struct sk_conn *c, struct sk__xconn *xc,
 
 static struct sk__cmd *sk__find(struct sk__xconn *xc, uint32_t stream)
 {
-	for (struct sk__cmd *x = xc->cmds; x != NULL; x = x->next)
+	for (struct sk__cmd *x = xc->own.cmds; x != NULL; x = x->next)
 		if (x->stream == stream)
 			return x;
 	return NULL;
@@ -1011,7 +1221,7 @@ static int sk__frame(struct sk_conn *c, struct sk__xconn *xc,
 		 * total still counts it until it is reaped. */
 		if (x->counted) {
 			x->counted = 0;
-			xc->nrun--;
+			xc->own.nrun--;
 		}
 		sk__cmd_kill(x, SK_FRAME_CODE_CANCEL);
 		/* Read on to EOF, discarding, so it can end. */
@@ -1031,36 +1241,30 @@ static int sk__local(struct sk_conn *c)
 }
 
 /*
- * The tutorial's remote command: what one read brought is one shell line
- * (a trailing CR LF dropped); its output comes back whole, stdout then
- * stderr, or 命令执行OK when there is none. One at a time: the input is
- * held while the command runs.
+ * One of the tutorial's command lines, line[0..n) (its CR LF dropped),
+ * for to: checked, then run under /bin/sh -c with an empty environment
+ * but PATH (nrun: the commands its connection runs now). Refusals are
+ * answered as text. Returns the command, or NULL.
  */
-static size_t sk__raw(struct sk_conn *c, struct sk__xconn *xc,
-		      const char *buf, size_t len)
+static struct sk__cmd *sk__raw_run(struct sk__exec *ex,
+				   const struct sk__to *to, const char *line,
+				   size_t n, unsigned nrun)
 {
 	static char sh[] = "/bin/sh", dash_c[] = "-c";
-	const struct sk__exec_cfg *cfg = xc->ex->cfg;
+	const struct sk__exec_cfg *cfg = ex->cfg;
 	struct sk_proc_opts o;
-	size_t n = len;
 
-	if (len == 0)
-		return 0;
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		n--;
-	sk_conn_progress(c);
-	if (n == 0)
-		return len;
-	if (memchr(buf, '\0', n) != NULL || n >= sizeof(sk__arena)) {
-		sk_conn_write(c, "error: not a command line\n", 26);
-		return len;
+	if (memchr(line, '\0', n) != NULL || n >= sizeof(sk__arena)) {
+		sk__refuse(to, SK_FRAME_CODE_BAD_FRAME, "",
+			   "error: not a command line\n");
+		return NULL;
 	}
-	if (xc->nrun >= cfg->max_per_conn ||
-	    xc->ex->running >= cfg->max_commands) {
-		sk_conn_write(c, "error: too many commands\n", 25);
-		return len;
+	if (nrun >= cfg->max_per_conn || ex->running >= cfg->max_commands) {
+		sk__refuse(to, SK_FRAME_CODE_TOO_MANY, "",
+			   "error: too many commands\n");
+		return NULL;
 	}
-	memcpy(sk__arena, buf, n);
+	memcpy(sk__arena, line, n);
 	sk__arena[n] = '\0';
 	sk__argv[0] = sh;
 	sk__argv[1] = dash_c;
@@ -1076,7 +1280,42 @@ static size_t sk__raw(struct sk_conn *c, struct sk__xconn *xc,
 	o.cpu = cfg->cpu;
 	o.nofile = cfg->nofile;
 	o.nproc = cfg->nproc;
-	if (sk__start(c, xc, 0, &o, 0, 1) != NULL)
+	return sk__start(ex, to, &o, 0);
+}
+
+/* A line without its trailing CRs and LFs: its new length. */
+static size_t sk__chomp(const char *buf, size_t n)
+{
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		n--;
+	return n;
+}
+
+/*
+ * The tutorial's remote command: what one read brought is one shell line
+ * (a trailing CR LF dropped); its output comes back whole, stdout then
+ * stderr, or 命令执行OK when there is none. One at a time: the input is
+ * held while the command runs.
+ */
+static size_t sk__raw(struct sk_conn *c, struct sk__xconn *xc,
+		      const char *buf, size_t len)
+{
+	struct sk__to to;
+	size_t n;
+
+	if (len == 0)
+		return 0;
+	n = sk__chomp(buf, len);
+	sk_conn_progress(c);
+	if (n == 0)
+		return len;
+	sk__who(c, xc);
+	memset(&to, 0, sizeof(to));
+	to.kind = SK__K_RAW;
+	to.c = c;
+	to.own = &xc->own;
+	to.who = &xc->who;
+	if (sk__raw_run(xc->ex, &to, buf, n, xc->own.nrun) != NULL)
 		sk_conn_hold(c, 1);
 	return len;
 }
@@ -1165,23 +1404,199 @@ static void sk__exec_accept(struct sk_conn *c)
 		sk_conn_abort(c, SK_CLOSE_NOMEM);
 }
 
-static void sk__exec_close(struct sk_conn *c, enum sk_close_reason why)
+/* A connection or session is going: its commands go with it; they end
+ * (and are freed) once reaped. */
+static void sk__orphan(struct sk__owner *own)
 {
-	struct sk__xconn *xc = sk_conn_data(c);
 	struct sk__cmd *x;
 
-	(void)why;
-	/* Its commands go with it; they end (and are freed) once reaped. */
-	while ((x = xc->cmds) != NULL) {
+	while ((x = own->cmds) != NULL) {
 		sk__cmd_detach(x);
 		if (x->counted)
-			xc->nrun--;
+			own->nrun--;
 		x->counted = 0;
 		x->conn = 0;
+		x->us = NULL;
 		sk__cmd_kill(x, SK_FRAME_CODE_CANCEL);
 		x->credit = SK_EXEC_WINDOW_MAX;
 		sk__reading(x, 1);
 	}
+}
+
+static void sk__exec_close(struct sk_conn *c, enum sk_close_reason why)
+{
+	struct sk__xconn *xc = sk_conn_data(c);
+
+	(void)why;
+	sk__orphan(&xc->own);
+}
+
+/* ---- UDP: DTLS sessions of requests, and the tutorial's datagrams ---- */
+
+/* The layer's memory for cached output, held to udp-cache-mib in all:
+ * each block carries its size in front. */
+static void *sk__umem(void *ctx, void *p, size_t size)
+{
+	struct sk__exec *ex = ctx;
+	size_t *h = p != NULL ? (size_t *)p - 2 : NULL;
+	size_t old = h != NULL ? h[0] : 0;
+	size_t *n;
+
+	if (size == 0) {
+		ex->umem -= old;
+		free(h);
+		return NULL;
+	}
+	if (size > old &&
+	    ex->umem + (size - old) > (size_t)ex->cfg->udp_cache_mib << 20)
+		return NULL;
+	n = realloc(h, size + 2 * sizeof(size_t));
+	if (n == NULL)
+		return NULL;
+	ex->umem = ex->umem - old + size;
+	n[0] = size;
+	return n + 2;
+}
+
+static void *sk__uopen(struct sk_dtls_sess *d)
+{
+	struct sk__exec *ex = sk_dtls_ctx(d);
+	struct sk__usess *us;
+	struct sk_rmsg_srv_cfg rc;
+
+	if (ex->stopping || (us = calloc(1, sizeof(*us))) == NULL)
+		return NULL;
+	us->ex = ex;
+	us->d = d;
+	sk__who_of(&us->who, sk_dtls_identity(d), sk_dtls_peer(d));
+	memset(&rc, 0, sizeof(rc));
+	rc.output_cap = (size_t)ex->cfg->udp_output_kib * 1024;
+	rc.initial_rtt_us = sk_dtls_rtt(d);
+	rc.mem.realloc = sk__umem;
+	rc.mem.ctx = ex;
+	sk_rmsg_srv_init(&us->rm, &rc, sk_dtls_now());
+	return us;
+}
+
+/* A new request of a session: its EXEC frame, decoded and run. */
+static void sk__uexec(struct sk__usess *us, const struct sk_rmsg_srv_event *ev)
+{
+	struct sk__to to;
+
+	if (sk_frame_exec_decode(&ev->frame, &sk__req) != 0) {
+		static const char text[] = "cannot decode the EXEC frame";
+
+		sk_rmsg_srv_error(&us->rm, sk_dtls_now(), ev->id,
+				  SK_FRAME_CODE_BAD_FRAME, text,
+				  sizeof(text) - 1);
+		return;
+	}
+	memset(&to, 0, sizeof(to));
+	to.kind = SK__K_RMSG;
+	to.us = us;
+	to.rid = ev->id;
+	to.own = &us->own;
+	to.who = &us->who;
+	sk__request(us->ex, &to, us->own.nrun);
+}
+
+/* CANCEL: the client gave the request up; its output is already gone. */
+static void sk__ucancel(struct sk__usess *us, uint64_t id)
+{
+	for (struct sk__cmd *x = us->own.cmds; x != NULL; x = x->next) {
+		if (x->rid != id || x->reset)
+			continue;
+		x->reset = 1;
+		if (x->counted) {
+			x->counted = 0;
+			us->own.nrun--;
+		}
+		sk__cmd_kill(x, SK_FRAME_CODE_CANCEL);
+		return;
+	}
+}
+
+static void sk__urecv(struct sk_dtls_sess *d, void *state, const uint8_t *buf,
+		      size_t len)
+{
+	struct sk__usess *us = state;
+	struct sk_rmsg_srv_event ev;
+
+	(void)d;
+	/* A datagram the layer refuses is counted there, and dropped. */
+	if (sk_rmsg_srv_input(&us->rm, sk_dtls_now(), buf, len, &ev) == 0) {
+		if (ev.kind == SK_RMSG_SRV_EXEC)
+			sk__uexec(us, &ev);
+		else if (ev.kind == SK_RMSG_SRV_CANCEL)
+			sk__ucancel(us, ev.id);
+	}
+	sk__uflush(us);
+}
+
+static void sk__uwake(struct sk_dtls_sess *d, void *state)
+{
+	(void)d;
+	sk__uflush(state);
+}
+
+static void sk__uclose(struct sk_dtls_sess *d, void *state,
+		       enum sk_dtls_why why)
+{
+	struct sk__usess *us = state;
+
+	(void)d;
+	(void)why;
+	sk__orphan(&us->own);
+	sk_rmsg_srv_fini(&us->rm);
+	free(us);
+}
+
+static const struct sk_dtls_ops sk__dtls_ops = {
+	.open = sk__uopen,
+	.recv = sk__urecv,
+	.wake = sk__uwake,
+	.close = sk__uclose,
+};
+
+/*
+ * The tutorial's UDP remote command: one datagram is one shell line; the
+ * output comes back in datagrams of at most 1024 bytes, or "ok". From
+ * loopback only, where a source address cannot be spoofed, so a reply
+ * larger than the request amplifies nothing.
+ */
+static void sk__uraw(struct sk__exec *ex, struct sk_udp *u,
+		     const struct sockaddr *from, const char *in, size_t len)
+{
+	struct sk_rl_key who;
+	struct sk__to to;
+	size_t n = sk__chomp(in, len);
+
+	sk__who_of(&who, NULL, from);
+	memset(&to, 0, sizeof(to));
+	to.kind = SK__K_UDPRAW;
+	to.u = u;
+	to.peer = from;
+	to.who = &who;
+	if (ex->stopping)
+		return;
+	if (n == 0) {
+		sk_udp_send(u, from, "ok", 2); /* sh runs "" with no output */
+		return;
+	}
+	sk__raw_run(ex, &to, in, n, 0);
+}
+
+static void sk__exec_udp(struct sk_udp *u, const struct sockaddr *from,
+			 const char *in, size_t len)
+{
+	struct sk__exec *ex = sk_svc_data(sk_udp_svc(u));
+
+	if (sk_dtls_input(ex->dtls, u, from, in, len) == 0)
+		return;
+	/* Not DTLS: the tutorial's, where allowed; else not ours, and
+	 * dropped without a word. */
+	if (ex->cfg->raw && ex->cfg->insecure && sk_sockaddr_is_loopback(from))
+		sk__uraw(ex, u, from, in, len);
 }
 
 /* ---- the service ---- */
@@ -1206,12 +1621,14 @@ static int sk__exec_init(struct sk_svc *s)
 {
 	const struct sk__exec_cfg *cfg = sk_svc_settings(s);
 	struct sk__exec *ex = calloc(1, sizeof(*ex));
+	struct sk_keys *keys;
 	char path[1024], err[512];
 	int rc;
 
 	if (ex == NULL)
 		return -ENOMEM;
 	ex->cfg = cfg;
+	ex->loop = sk_svc_loop(s);
 	{
 		uint64_t seed[2] = { 0, 0 };
 
@@ -1230,9 +1647,30 @@ static int sk__exec_init(struct sk_svc *s)
 		free(ex);
 		return rc;
 	}
-	rc = sk_tls_server_new(path, &ex->tls, err, sizeof(err));
+	keys = malloc(sizeof(*keys));
+	if (keys == NULL) {
+		free(ex);
+		return -ENOMEM;
+	}
+	rc = sk_keys_load(path, keys, err, sizeof(err));
 	if (rc != 0) {
 		sk_log_warnx("exec: %s", err);
+	} else {
+		struct sk_dtls_cfg dc;
+
+		memset(&dc, 0, sizeof(dc));
+		dc.max_sessions = cfg->udp_sessions;
+		dc.idle_ms = cfg->udp_idle * 1000;
+		rc = sk_tls_server_from(keys, &ex->tls);
+		if (rc == 0)
+			rc = sk_dtls_server_new(ex->loop, keys, &dc,
+						&sk__dtls_ops, ex, &ex->dtls);
+	}
+	OPENSSL_cleanse(keys, sizeof(*keys));
+	free(keys);
+	if (rc != 0) {
+		sk_tls_free(ex->tls);
+		sk_srcmap_fini(&ex->clients);
 		free(ex);
 		return rc;
 	}
@@ -1255,9 +1693,23 @@ static void sk__exec_stop(struct sk_svc *s)
 					       "the server is stopping");
 				x->reset = 1; /* nothing more on it */
 			}
+			if (x->kind == SK__K_RMSG && x->us != NULL &&
+			    !x->reset) {
+				static const char text[] = "the server is "
+							   "stopping";
+
+				sk_rmsg_srv_error(&x->us->rm, sk_dtls_now(),
+						  x->rid,
+						  SK_FRAME_CODE_SHUTDOWN, text,
+						  sizeof(text) - 1);
+				x->reset = 1;
+				sk__uflush(x->us);
+			}
 			sk__cmd_kill(x, SK_FRAME_CODE_SHUTDOWN);
 		}
 	}
+	/* Every session ends, with a close_notify (after the ERRORs). */
+	sk_dtls_stop(ex->dtls);
 }
 
 static void sk__exec_fini(struct sk_svc *s)
@@ -1267,6 +1719,7 @@ static void sk__exec_fini(struct sk_svc *s)
 	if (ex == NULL)
 		return;
 	sk_tls_free(ex->tls);
+	sk_dtls_free(ex->dtls);
 	sk_srcmap_fini(&ex->clients);
 	free(ex);
 }
@@ -1292,9 +1745,9 @@ static int sk__exec_check(void *settings, char *err, size_t cap)
 
 const struct sk_service sk_exec = {
 	.name = "exec",
-	.transports = SK_TCP,
+	.transports = SK_TCP | SK_UDP,
 	.port = 8082,
-	.summary = "remote commands, framed, in TLS 1.3 with a PSK",
+	.summary = "remote commands, in TLS 1.3 or DTLS 1.2 with a PSK",
 	.opts = sk__exec_opts,
 	.settings_size = sizeof(struct sk__exec_cfg),
 	.check = sk__exec_check,
@@ -1307,4 +1760,6 @@ const struct sk_service sk_exec = {
 	.tcp_accept = sk__exec_accept,
 	.tcp_read = sk__exec_read,
 	.tcp_close = sk__exec_close,
+	.udp_max_in = SK_EXEC_UDP_MAX_IN,
+	.udp_recv = sk__exec_udp,
 };
