@@ -15,6 +15,12 @@
  * at most SK_EXEC_WINDOW bytes; a slow reader of our stdout therefore
  * throttles the remote command. Frames for the server wait in a queue of
  * a few frames; stdin is read only when a whole STDIN frame fits in it.
+ *
+ * With --udp the command goes as one request of the reliable message
+ * layer (rmsg.h) inside a DTLS 1.2 session (dtls.h) on a connected UDP
+ * socket; its output stream holds the same frames, read by the same
+ * state machine. There is no stdin over UDP, and Ctrl-C gives the
+ * request up (the server kills the command).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,14 +41,17 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 
 #include "../net/client.h"
+#include "../net/dtls.h"
 #include "../net/sockaddr.h"
 #include "../net/tls.h"
 #include "../proto/addr.h"
 #include "../proto/exec_client.h"
 #include "../proto/frame.h"
+#include "../proto/rmsg.h"
 #include "../proto/sk_limits.h"
 #include "cli.h"
 #include "edit.h"
@@ -78,6 +87,8 @@ struct sk__opts {
 	const char *hostport; /* HOST[:PORT] or unix:PATH as written */
 	const char *what;     /* the program, for messages ("/bin/sh" with -c) */
 	const char *cwd;      /* -C DIR, or NULL */
+	int udp;              /* --udp */
+	unsigned attempts;    /* --attempts, over UDP; 0: the default */
 };
 
 /* One run of `sockit exec`. */
@@ -108,6 +119,12 @@ struct sk__exec {
 	uint32_t stream;           /* the command's stream */
 	int status;                /* then: our exit status */
 	char msg[600];             /* then: a message for stderr, or "" */
+	/* UDP: l.fd is a connected UDP socket, l.ssl DTLS on it. */
+	struct sk_rmsg_client *rc; /* the request's layer */
+	uint64_t rid;              /* the last request id */
+	int heard;                 /* the server answered our hello */
+	int64_t heard_at;          /* ms of its last datagram */
+	int urun;                  /* a request is under way */
 };
 
 static int sk__sigfd = -1; /* the self-pipe's write end, for handlers */
@@ -171,10 +188,19 @@ static int sk__queue_frame(struct sk__exec *x, int n)
 	return 0;
 }
 
-/* Abandon the command: RESET CANCEL, and drop its output. */
+/* Abandon the command: RESET CANCEL (over UDP, CANCEL), and drop its
+ * output. */
 static void sk__cancel(struct sk__exec *x)
 {
 	uint8_t *p = sk_queue_tail(&x->out, 16);
+
+	if (x->o.udp) {
+		if (x->rc != NULL)
+			sk_rmsg_client_cancel(x->rc);
+		x->fd1.len = 0;
+		x->fd2.len = 0;
+		return;
+	}
 
 	if (sk_exec_client_open(&x->xc) && p != NULL &&
 	    sk__queue_frame(x, sk_frame_reset_encode(p, 16, x->stream,
@@ -524,6 +550,12 @@ static void sk__signal(struct sk__exec *x, int signo)
 		sk__fail(x, SK_EXIT_SIGNAL + signo, NULL);
 		return;
 	}
+	if (x->o.udp) {
+		/* No signals over UDP: the request is given up. */
+		sk__cancel(x);
+		sk__finish(x, SK_EXIT_SIGNAL + signo, NULL);
+		return;
+	}
 	if (signo == SIGINT)
 		x->last_int = now;
 	/* The terminal echoed ^C; the command's output goes below it. */
@@ -822,6 +854,352 @@ static int sk__open(struct sk__exec *x, const uint8_t *exec, size_t elen)
 	return 0;
 }
 
+/* ---- over UDP ---- */
+
+/* A ms wait for poll() until the us time at (UINT64_MAX: -1). */
+static int sk__wait_ms(uint64_t at, uint64_t now)
+{
+	if (at == UINT64_MAX)
+		return -1;
+	if (at <= now)
+		return 0;
+	return (at - now + 999) / 1000 > INT32_MAX ? INT32_MAX
+						  : (int)((at - now + 999) / 1000);
+}
+
+/* The handshake's progress: the server's hello says it is there. (Not
+ * a message callback: with one set, OpenSSL 3.0's DTLS client computes
+ * a Finished the server refuses.) */
+static void sk__hs_info(const SSL *ssl, int where, int ret)
+{
+	struct sk__exec *x = SSL_get_app_data(ssl);
+
+	(void)ret;
+	if ((where & SSL_CB_LOOP) && SSL_get_state(ssl) == TLS_ST_CR_SRVR_HELLO)
+		x->heard = 1;
+}
+
+/* What a failed DTLS call means, for a message. */
+static void sk__dtls_error(struct sk__exec *x, int e)
+{
+	unsigned long code = ERR_peek_error();
+	const char *why = code != 0 ? ERR_reason_error_string(code) : NULL;
+
+	if (e == SSL_ERROR_SYSCALL && (errno == ECONNREFUSED || code == 0))
+		sk__fail(x, SK_EXIT_EXEC, "%s: connection refused (no exec "
+			 "over UDP there)", x->t.name);
+	else if (ERR_GET_REASON(code) == SSL_R_TLSV1_ALERT_UNKNOWN_PSK_IDENTITY)
+		sk__fail(x, SK_EXIT_EXEC, "%s: authentication failed (the "
+			 "server does not know our identity)", x->t.name);
+	else
+		sk__fail(x, SK_EXIT_EXEC, "%s: authentication failed (%s)",
+			 x->t.name, why != NULL ? why : "DTLS error");
+	ERR_clear_error();
+}
+
+/* Open the DTLS session: a connected socket and the handshake, within
+ * the connect timeout. Returns 0, or 1 after setting the outcome. */
+static int sk__udp_open(struct sk__exec *x)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)&x->t.addr[0];
+	int64_t deadline = sk__now_ms() + x->o.connect_ms;
+	BIO_ADDR *peer = NULL;
+	struct sk_key key;
+	char err[600];
+	BIO *b;
+	int v6 = sa->sa_family == AF_INET6;
+
+	sk_link_close(&x->l);
+	sk_link_init(&x->l);
+	x->heard = 0;
+	memset(&key, 0, sizeof(key));
+	if (sk__key(x, &key) != 0)
+		return 1;
+	x->l.ctx = sk_dtls_client_ctx(&key, err, sizeof(err));
+	OPENSSL_cleanse(&key, sizeof(key));
+	if (x->l.ctx == NULL) {
+		sk__fail(x, SK_EXIT_EXEC, "%s", err);
+		return 1;
+	}
+	x->l.fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_NONBLOCK |
+						SOCK_CLOEXEC, 0);
+	if (x->l.fd < 0 || connect(x->l.fd, sa, sk_sockaddr_len(sa)) != 0) {
+		sk__fail(x, SK_EXIT_EXEC, "%s: %s", x->t.name, strerror(errno));
+		return 1;
+	}
+	x->l.ssl = SSL_new(x->l.ctx);
+	b = BIO_new_dgram(x->l.fd, BIO_NOCLOSE);
+	peer = BIO_ADDR_new();
+	if (x->l.ssl == NULL || b == NULL || peer == NULL ||
+	    !BIO_ADDR_rawmake(peer, sa->sa_family,
+			      v6 ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+				 : (const void *)&((const struct sockaddr_in *)sa)->sin_addr,
+			      v6 ? 16 : 4, htons(sk_sockaddr_port(sa)))) {
+		BIO_free(b);
+		BIO_ADDR_free(peer);
+		sk__fail(x, SK_EXIT_EXEC, "cannot set up DTLS");
+		return 1;
+	}
+	BIO_ctrl_set_connected(b, peer);
+	BIO_ADDR_free(peer);
+	SSL_set_bio(x->l.ssl, b, b);
+	sk_dtls_set_mtu(x->l.ssl, v6);
+	SSL_set_app_data(x->l.ssl, x);
+	SSL_set_info_callback(x->l.ssl, sk__hs_info);
+	SSL_set_connect_state(x->l.ssl);
+	for (;;) {
+		struct pollfd p = { .fd = x->l.fd, .events = POLLIN };
+		struct timeval tv;
+		int64_t now = sk__now_ms();
+		int rc, e, wait;
+
+		ERR_clear_error();
+		rc = SSL_do_handshake(x->l.ssl);
+		if (rc == 1)
+			break;
+		e = SSL_get_error(x->l.ssl, rc);
+		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+			sk__dtls_error(x, e);
+			return 1;
+		}
+		if (now >= deadline) {
+			if (x->heard)
+				sk__fail(x, SK_EXIT_EXEC,
+					 "%s: authentication failed (the server "
+					 "did not finish the handshake: is the "
+					 "key for our identity right?)",
+					 x->t.name);
+			else
+				sk__fail(x, SK_EXIT_EXEC,
+					 "%s: no reply from the server within "
+					 "%.3g s", x->t.name,
+					 x->o.connect_ms / 1000.0);
+			return 1;
+		}
+		wait = (int)(deadline - now);
+		if (DTLSv1_get_timeout(x->l.ssl, &tv) > 0 &&
+		    tv.tv_sec * 1000 + tv.tv_usec / 1000 < wait)
+			wait = (int)(tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000);
+		rc = poll(&p, 1, wait);
+		if (rc < 0 && errno == EINTR) {
+			unsigned char sb;
+
+			if (read(x->sig[0], &sb, 1) == 1) {
+				sk__fail(x, SK_EXIT_SIGNAL + sb, NULL);
+				return 1;
+			}
+			continue;
+		}
+		if (rc == 0)
+			DTLSv1_handle_timeout(x->l.ssl);
+	}
+	SSL_set_info_callback(x->l.ssl, NULL);
+	x->heard_at = sk__now_ms();
+	return 0;
+}
+
+/* Send what the layer has for now. */
+static void sk__udp_send(struct sk__exec *x)
+{
+	uint8_t buf[SK_RMSG_MAX_DGRAM];
+	int n;
+
+	while ((n = sk_rmsg_client_poll(x->rc, sk_dtls_now(), buf,
+					sizeof(buf))) > 0) {
+		ERR_clear_error();
+		if (SSL_write(x->l.ssl, buf, n) <= 0)
+			ERR_clear_error(); /* lost, as on the path */
+	}
+	if (n < 0)
+		sk__fail(x, SK_EXIT_EXEC, "%s: this session has sent all it may; "
+			 "start sockit exec again", x->t.name);
+}
+
+/* Hand the output stream, in order, to the frame reader, while our
+ * output queues have room for a whole frame's payload. */
+static void sk__udp_feed(struct sk__exec *x)
+{
+	struct sk_rmsg_client *rc = x->rc;
+
+	while (!x->done) {
+		/* Frames hold no more payload than their bytes: what x->in
+		 * holds, once read, fits both queues. */
+		size_t room = sk_queue_free(&x->fd1), n;
+
+		if (sk_queue_free(&x->fd2) < room)
+			room = sk_queue_free(&x->fd2);
+		if (room > sizeof(x->in))
+			room = sizeof(x->in);
+		if (room <= x->inlen)
+			break;
+		n = sk_rmsg_client_read(rc, x->in + x->inlen, room - x->inlen);
+		if (n == 0)
+			break;
+		x->inlen += n;
+		sk__frames(x);
+	}
+	if (x->done)
+		return;
+	switch (rc->status) {
+	case SK_RMSG_COMPLETE:
+		/* Every whole frame was read, and none ended the command. */
+		if (rc->read == rc->final)
+			sk__fail(x, SK_EXIT_EXEC, "%s: protocol error: the "
+				 "output ended without EXIT", x->t.name);
+		break;
+	case SK_RMSG_NO_REPLY:
+		sk__fail(x, SK_EXIT_EXEC, "%s: no reply (%u attempts)",
+			 x->t.name, rc->attempts);
+		break;
+	case SK_RMSG_REFUSED:
+		if (rc->code == SK_RMSG_CODE_TOO_MANY)
+			sk__finish(x, SK_EXIT_EXEC, "%s: %s runs too many "
+				   "commands for this session", x->o.what,
+				   x->host);
+		else
+			sk__fail(x, SK_EXIT_EXEC, "%s: the server refused the "
+				 "request (%s): it may have run once",
+				 x->t.name, sk_rmsg_code_name(rc->code));
+		break;
+	default:
+		break;
+	}
+}
+
+/* Read what the socket holds: DTLS records, each one datagram of the
+ * layer. */
+static void sk__udp_input(struct sk__exec *x)
+{
+	static uint8_t buf[SK_UDP_BUF];
+
+	for (int k = 0; k < 256; k++) {
+		enum sk_rmsg_client_ev ev;
+		int n, e;
+
+		ERR_clear_error();
+		n = SSL_read(x->l.ssl, buf, sizeof(buf));
+		if (n > 0) {
+			x->heard_at = sk__now_ms();
+			(void)sk_rmsg_client_input(x->rc, sk_dtls_now(), buf,
+						   (size_t)n, &ev);
+			continue;
+		}
+		e = SSL_get_error(x->l.ssl, n);
+		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+			ERR_clear_error();
+			break;
+		}
+		ERR_clear_error();
+		if (e == SSL_ERROR_SYSCALL && errno == ECONNREFUSED) {
+			/* An ICMP error from an earlier datagram: the server
+			 * may have gone; the layer's retries will tell. */
+			continue;
+		}
+		/* close_notify, or a fatal alert: the session is over. */
+		x->l.eof = 1;
+		if (x->urun && !x->done &&
+		    (x->rc->status == SK_RMSG_WAITING ||
+		     x->rc->status == SK_RMSG_RECEIVING))
+			sk__fail(x, SK_EXIT_EXEC, "%s: the server ended the "
+				 "session before the command ended",
+				 x->t.name);
+		break;
+	}
+	if (x->urun)
+		sk__udp_feed(x);
+}
+
+/* Run the request until its outcome is known and our output is out. */
+static void sk__udp_run(struct sk__exec *x)
+{
+	struct pollfd p[4];
+
+	for (;;) {
+		uint64_t now = sk_dtls_now();
+		int rc, timeout;
+
+		if (!x->done && !x->l.eof)
+			sk__udp_send(x);
+		if (x->done && x->fd1.len == 0 && x->fd2.len == 0)
+			break;
+		timeout = x->done || x->l.eof
+				  ? -1
+				  : sk__wait_ms(sk_rmsg_client_next_timeout(
+							x->rc, now),
+						now);
+		p[0].fd = !x->done && !x->l.eof ? x->l.fd : -1;
+		p[0].events = POLLIN;
+		p[1].fd = x->fd1.len > 0 ? STDOUT_FILENO : -1;
+		p[1].events = POLLOUT;
+		p[2].fd = x->fd2.len > 0 ? STDERR_FILENO : -1;
+		p[2].events = POLLOUT;
+		p[3].fd = x->sig[0];
+		p[3].events = POLLIN;
+		rc = poll(p, 4, timeout);
+		if (rc < 0 && errno != EINTR) {
+			sk__fail(x, SK_EXIT_EXEC, "poll: %s", strerror(errno));
+			break;
+		}
+		if (rc < 0)
+			continue;
+		if (p[3].revents & POLLIN) {
+			unsigned char b;
+
+			while (read(x->sig[0], &b, 1) == 1)
+				sk__signal(x, b);
+			if (x->rc->cancel)
+				sk__udp_send(x); /* the CANCEL, at once */
+		}
+		if (p[0].fd >= 0 && p[0].revents)
+			sk__udp_input(x);
+		if (p[1].fd >= 0 && p[1].revents)
+			sk__output(x, STDOUT_FILENO, &x->fd1, x->chunk1);
+		if (p[2].fd >= 0 && p[2].revents)
+			sk__output(x, STDERR_FILENO, &x->fd2, x->chunk2);
+		/* Room again in the queues: more of the stream. */
+		if (!x->done && (p[1].revents || p[2].revents))
+			sk__udp_feed(x);
+	}
+	if (x->msg[0] != '\0' && x->fd1.len == 0 && x->fd2.len == 0) {
+		fprintf(stderr, "sockit: exec: %s\n", x->msg);
+		x->msg[0] = '\0';
+	}
+}
+
+/* Run the EXEC frame exec[0..len) as the session's next request (a new
+ * session first when there is none, or the server may have dropped it
+ * for idleness). */
+static void sk__udp_request(struct sk__exec *x, const uint8_t *exec,
+			    size_t len)
+{
+	if ((x->l.fd < 0 || x->l.eof ||
+	     sk__now_ms() - x->heard_at > SK_EXEC_UDP_REOPEN_MS) &&
+	    sk__udp_open(x) != 0)
+		return;
+	if (x->rid == 0) {
+		/* A random start, far below the top: ids only grow. */
+		if (RAND_bytes((unsigned char *)&x->rid, sizeof(x->rid)) != 1)
+			x->rid = (uint64_t)sk__now_ms();
+		x->rid = (x->rid >> 2) + 1;
+	} else {
+		x->rid++;
+	}
+	sk_exec_client_init(&x->xc, SK_RMSG_STREAM);
+	x->xc.hello = 1;
+	/* The layer caps the output; no credit to grant. */
+	x->xc.out_credit = SK_EXEC_WINDOW_MAX;
+	x->stream = SK_RMSG_STREAM;
+	x->inlen = 0;
+	if (sk_rmsg_client_start(x->rc, sk_dtls_now(), x->rid, exec, len) != 0) {
+		sk__fail(x, SK_EXIT_EXEC, "internal error: cannot start the "
+			 "request");
+		return;
+	}
+	x->urun = 1;
+	sk__udp_run(x);
+	x->urun = 0;
+}
+
 /* ---- the REPL ---- */
 
 /*
@@ -847,8 +1225,27 @@ static int sk__prompt(struct sk__exec *x, char **line)
 						!x->l.write_stuck ? POLLOUT : 0));
 		p[2].fd = x->sig[0];
 		p[2].events = POLLIN;
-		rc = poll(p, 3, x->l.ssl != NULL && SSL_has_pending(x->l.ssl)
-					? 0 : -1);
+		if (x->o.udp) {
+			/* Late datagrams still get their ACKs; a close_notify
+			 * means a new session for the next line. */
+			uint64_t now = sk_dtls_now();
+
+			p[1].fd = x->l.fd >= 0 && !x->l.eof ? x->l.fd : -1;
+			p[1].events = POLLIN;
+			rc = poll(p, 3, sk__wait_ms(sk_rmsg_client_next_timeout(
+							    x->rc, now),
+						    now));
+			if (rc >= 0 && p[1].fd >= 0) {
+				if (p[1].revents)
+					sk__udp_input(x);
+				sk__udp_send(x);
+				p[1].revents = 0;
+			}
+		} else {
+			rc = poll(p, 3,
+				  x->l.ssl != NULL && SSL_has_pending(x->l.ssl)
+					  ? 0 : -1);
+		}
 		if (rc < 0 && errno != EINTR) {
 			sk__fail(x, SK_EXIT_EXEC, "poll: %s", strerror(errno));
 			return -1;
@@ -874,7 +1271,8 @@ static int sk__prompt(struct sk__exec *x, char **line)
 			x->l.wdead = 1;
 			x->out.len = 0;
 		}
-		if (p[1].revents & (POLLIN | POLLERR | POLLHUP) || rc == 0) {
+		if (!x->o.udp &&
+		    (p[1].revents & (POLLIN | POLLERR | POLLHUP) || rc == 0)) {
 			ssize_t n = sk__link_read(x);
 
 			if (n > 0) {
@@ -905,6 +1303,30 @@ static int sk__repl_line(struct sk__exec *x, struct sk_frame_exec *e,
 	uint8_t *p;
 	int n;
 
+	if (x->o.udp) {
+		e->argc = 1;
+		e->argv[0].p = line;
+		e->argv[0].len = strlen(line);
+		n = sk_frame_exec_encode(execf, SK_RMSG_MAX_EXEC,
+					 SK_RMSG_STREAM, e);
+		if (n < 0) {
+			fprintf(stderr, "sockit: exec: %s\n",
+				n == SK_FRAME_E_TOOBIG
+					? "the command line is too long for "
+					  "UDP"
+					: sk_frame_strerror(n));
+			return 0;
+		}
+		x->done = 0;
+		x->status = 0;
+		x->msg[0] = '\0';
+		sk__udp_request(x, execf, (size_t)n);
+		if (x->conn_over)
+			return -1;
+		if (x->colour && x->status != 0 && x->status < SK_EXIT_SIGNAL)
+			fprintf(stderr, "\033[2m[exit %d]\033[m\n", x->status);
+		return 0;
+	}
 	if (x->stream > UINT32_MAX - 2) {
 		sk__fail(x, SK_EXIT_EXEC, "%s: this connection has run all "
 			 "the commands it may; start sockit exec again",
@@ -1004,7 +1426,8 @@ static void sk__repl(struct sk__exec *x, struct sk_frame_exec *e)
 		x->done = 0;
 		sk__fail(x, last, NULL);
 	}
-	sk__run(x);
+	if (!x->o.udp)
+		sk__run(x);
 }
 
 int sk_cmd_exec(int argc, char **argv)
@@ -1017,6 +1440,8 @@ int sk_cmd_exec(int argc, char **argv)
 		{ "env", required_argument, NULL, 'e' },
 		{ "cwd", required_argument, NULL, 'C' },
 		{ "connect-timeout", required_argument, NULL, 'w' },
+		{ "udp", no_argument, NULL, 'u' },
+		{ "attempts", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1047,7 +1472,7 @@ int sk_cmd_exec(int argc, char **argv)
 	optind = 1;
 	opterr = 0;
 	for (round = 0; round < 2; round++) {
-		while ((c = getopt_long(argc, argv, "+:k:i:t:e:C:w:c:h", opts,
+		while ((c = getopt_long(argc, argv, "+:k:i:t:e:C:w:c:uh", opts,
 					NULL)) != -1) {
 			last_arg = optarg;
 			switch (c) {
@@ -1088,6 +1513,23 @@ int sk_cmd_exec(int argc, char **argv)
 				x.o.cwd = optarg;
 				break;
 			case 'c': line = optarg; break;
+			case 'u': x.o.udp = 1; break;
+			case 'A': {
+				char *end;
+				unsigned long v;
+
+				errno = 0;
+				v = strtoul(optarg, &end, 10);
+				if (errno != 0 || end == optarg || *end != '\0' ||
+				    optarg[0] == '-' || v < 1 ||
+				    v > SK_RMSG_ATTEMPTS_MAX)
+					return sk_usage_error(
+						SK__CMD, "--attempts: '%s' is "
+						"not a number from 1 to %d",
+						optarg, SK_RMSG_ATTEMPTS_MAX);
+				x.o.attempts = (unsigned)v;
+				break;
+			}
 			case 'h': return sk_help(SK__CMD);
 			default:
 				return sk_option_error(SK__CMD, argv, c);
@@ -1141,9 +1583,23 @@ int sk_cmd_exec(int argc, char **argv)
 		e.cwd.p = x.o.cwd;
 		e.cwd.len = strlen(x.o.cwd);
 	}
-	/* The REPL encodes each line's EXEC as it comes. */
-	n = x.repl ? 0 : sk_frame_exec_encode(execf, sizeof(execf), SK__STREAM,
-					      &e);
+	if (x.o.udp && x.o.insecure)
+		return sk_usage_error(SK__CMD, "--insecure is for TCP: over UDP "
+				      "there is always DTLS");
+	if (x.o.attempts != 0 && !x.o.udp)
+		return sk_usage_error(SK__CMD, "--attempts is for --udp");
+	/* The REPL encodes each line's EXEC as it comes. Over UDP the whole
+	 * request fits one datagram. */
+	n = x.repl ? 0 : sk_frame_exec_encode(execf,
+					      x.o.udp ? SK_RMSG_MAX_EXEC
+						      : sizeof(execf),
+					      SK__STREAM, &e);
+	if (n == SK_FRAME_E_TOOBIG && x.o.udp)
+		return sk_usage_error(SK__CMD, "the command, its environment "
+				      "and directory take more than %d bytes, "
+				      "the most one UDP request holds",
+				      SK_RMSG_MAX_EXEC - SK_FRAME_HEADER -
+					      SK_FRAME_EXEC_FIXED);
 	if (n == SK_FRAME_E_TOOBIG)
 		return sk_usage_error(SK__CMD, "the command, its environment "
 				      "and directory take more than %d bytes",
@@ -1151,11 +1607,14 @@ int sk_cmd_exec(int argc, char **argv)
 	if (n < 0)
 		return sk_usage_error(SK__CMD, "cannot encode the command: %s",
 				      sk_frame_strerror(n));
+	if (x.o.udp && strncmp(x.o.hostport, "unix:", 5) == 0)
+		return sk_usage_error(SK__CMD, "a unix socket is for TCP only");
 	if (strncmp(x.o.hostport, "unix:", 5) != 0 &&
 	    sk_check_hostport(SK__CMD, x.o.hostport, 0) != 0)
 		return SK_EXIT_USAGE;
 	sk__host_of(x.o.hostport, x.host, sizeof(x.host));
-	if (sk_target_resolve(&x.t, x.o.hostport, SK__PORT, SOCK_STREAM, err,
+	if (sk_target_resolve(&x.t, x.o.hostport, SK__PORT,
+			      x.o.udp ? SOCK_DGRAM : SOCK_STREAM, err,
 			      sizeof(err)) != 0) {
 		fprintf(stderr, "sockit: exec: %s\n", err);
 		return SK_EXIT_EXEC;
@@ -1166,7 +1625,8 @@ int sk_cmd_exec(int argc, char **argv)
 		return SK_EXIT_EXEC;
 	}
 
-	x.stdin_open = !x.repl && !sk__stdin_empty();
+	/* No stdin over UDP: a request is one datagram. */
+	x.stdin_open = !x.repl && !x.o.udp && !sk__stdin_empty();
 	x.chunk1 = sk__chunk(STDOUT_FILENO);
 	x.chunk2 = sk__chunk(STDERR_FILENO);
 	if (sk_queue_init(&x.out, SK_EXEC_CLIENT_OUT) != 0 ||
@@ -1176,8 +1636,20 @@ int sk_cmd_exec(int argc, char **argv)
 		sk__fail(&x, SK_EXIT_EXEC, "out of memory or descriptors");
 		goto error;
 	}
-	if (sk__open(&x, x.repl ? NULL : execf, (size_t)n) != 0)
+	if (x.o.udp) {
+		struct sk_rmsg_client_cfg rcfg;
+
+		memset(&rcfg, 0, sizeof(rcfg));
+		rcfg.attempts = x.o.attempts;
+		x.rc = malloc(sizeof(*x.rc));
+		if (x.rc == NULL) {
+			sk__fail(&x, SK_EXIT_EXEC, "out of memory");
+			goto error;
+		}
+		sk_rmsg_client_init(x.rc, &rcfg);
+	} else if (sk__open(&x, x.repl ? NULL : execf, (size_t)n) != 0) {
 		goto error;
+	}
 	/* From here on a signal is the remote command's, not ours. */
 	sk__sigfd = x.sig[1];
 	memset(&sa, 0, sizeof(sa));
@@ -1198,8 +1670,16 @@ int sk_cmd_exec(int argc, char **argv)
 			sk__repl(&x, &e);
 		}
 		sk_edit_close();
+	} else if (x.o.udp) {
+		sk__udp_request(&x, execf, (size_t)n);
 	} else {
 		sk__run(&x);
+	}
+	if (x.o.udp && x.l.ssl != NULL && !x.l.eof) {
+		/* The server may free the session now, not at its idle
+		 * timeout. */
+		ERR_clear_error();
+		(void)SSL_shutdown(x.l.ssl);
 	}
 	for (int i = 0; i < 3; i++)
 		sigaction(sigs[i], &old[i], NULL);
@@ -1214,6 +1694,7 @@ error:
 	sk_queue_fini(&x.out);
 	sk_queue_fini(&x.fd1);
 	sk_queue_fini(&x.fd2);
+	free(x.rc);
 	ERR_clear_error();
 	return x.status;
 }

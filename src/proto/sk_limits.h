@@ -287,6 +287,11 @@
  * SK_RMSG_MAX_DGRAM, a ClientHello (a few hundred bytes), or one of the
  * tutorial's command lines (it sends what fits its 1024-byte reads). */
 #define SK_EXEC_UDP_MAX_IN 2048
+/* The exec client over UDP opens a new DTLS session, rather than use
+ * its old one, when it has heard nothing from the server for this long:
+ * the server may have ended it for idleness (its udp-idle, 300 s by
+ * default) and its close_notify may have been lost. */
+#define SK_EXEC_UDP_REOPEN_MS (60 * 1000)
 
 /* The exec server reads a command's output this many frames' worth at a
  * time (within the client's credit), and sends them in one write. */
