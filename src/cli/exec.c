@@ -903,7 +903,6 @@ static int sk__udp_open(struct sk__exec *x)
 {
 	const struct sockaddr *sa = (const struct sockaddr *)&x->t.addr[0];
 	int64_t deadline = sk__now_ms() + x->o.connect_ms;
-	BIO_ADDR *peer = NULL;
 	struct sk_key key;
 	char err[600];
 	BIO *b;
@@ -928,20 +927,12 @@ static int sk__udp_open(struct sk__exec *x)
 		return 1;
 	}
 	x->l.ssl = SSL_new(x->l.ctx);
-	b = BIO_new_dgram(x->l.fd, BIO_NOCLOSE);
-	peer = BIO_ADDR_new();
-	if (x->l.ssl == NULL || b == NULL || peer == NULL ||
-	    !BIO_ADDR_rawmake(peer, sa->sa_family,
-			      v6 ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
-				 : (const void *)&((const struct sockaddr_in *)sa)->sin_addr,
-			      v6 ? 16 : 4, htons(sk_sockaddr_port(sa)))) {
+	b = sk_dtls_client_bio(x->l.fd, v6);
+	if (x->l.ssl == NULL || b == NULL) {
 		BIO_free(b);
-		BIO_ADDR_free(peer);
 		sk__fail(x, SK_EXIT_EXEC, "cannot set up DTLS");
 		return 1;
 	}
-	BIO_ctrl_set_connected(b, peer);
-	BIO_ADDR_free(peer);
 	SSL_set_bio(x->l.ssl, b, b);
 	sk_dtls_set_mtu(x->l.ssl, v6);
 	SSL_set_app_data(x->l.ssl, x);
@@ -955,6 +946,7 @@ static int sk__udp_open(struct sk__exec *x)
 
 		ERR_clear_error();
 		rc = SSL_do_handshake(x->l.ssl);
+		(void)BIO_flush(SSL_get_wbio(x->l.ssl));
 		if (rc == 1)
 			break;
 		e = SSL_get_error(x->l.ssl, rc);
@@ -990,8 +982,10 @@ static int sk__udp_open(struct sk__exec *x)
 			}
 			continue;
 		}
-		if (rc == 0)
+		if (rc == 0) {
 			DTLSv1_handle_timeout(x->l.ssl);
+			(void)BIO_flush(SSL_get_wbio(x->l.ssl));
+		}
 	}
 	SSL_set_info_callback(x->l.ssl, NULL);
 	x->heard_at = sk__now_ms();
@@ -1009,6 +1003,7 @@ static void sk__udp_send(struct sk__exec *x)
 		ERR_clear_error();
 		if (SSL_write(x->l.ssl, buf, n) <= 0)
 			ERR_clear_error(); /* lost, as on the path */
+		(void)BIO_flush(SSL_get_wbio(x->l.ssl));
 	}
 	if (n < 0)
 		sk__fail(x, SK_EXIT_EXEC, "%s: this session has sent all it may; "
@@ -1078,6 +1073,7 @@ static void sk__udp_input(struct sk__exec *x)
 
 		ERR_clear_error();
 		n = SSL_read(x->l.ssl, buf, sizeof(buf));
+		(void)BIO_flush(SSL_get_wbio(x->l.ssl));
 		if (n > 0) {
 			x->heard_at = sk__now_ms();
 			(void)sk_rmsg_client_input(x->rc, sk_dtls_now(), buf,
@@ -1118,8 +1114,10 @@ static void sk__udp_run(struct sk__exec *x)
 		uint64_t now = sk_dtls_now();
 		int rc, timeout;
 
-		if (!x->done && !x->l.eof)
+		if (!x->done && !x->l.eof) {
 			sk__udp_send(x);
+			sk__udp_feed(x); /* the layer may have given up */
+		}
 		if (x->done && x->fd1.len == 0 && x->fd2.len == 0)
 			break;
 		timeout = x->done || x->l.eof
@@ -1311,7 +1309,7 @@ static int sk__repl_line(struct sk__exec *x, struct sk_frame_exec *e,
 					 SK_RMSG_STREAM, e);
 		if (n < 0) {
 			fprintf(stderr, "sockit: exec: %s\n",
-				n == SK_FRAME_E_TOOBIG
+				n == SK_FRAME_E_TOOBIG || n == SK_FRAME_E_SPACE
 					? "the command line is too long for "
 					  "UDP"
 					: sk_frame_strerror(n));
@@ -1594,7 +1592,7 @@ int sk_cmd_exec(int argc, char **argv)
 					      x.o.udp ? SK_RMSG_MAX_EXEC
 						      : sizeof(execf),
 					      SK__STREAM, &e);
-	if (n == SK_FRAME_E_TOOBIG && x.o.udp)
+	if ((n == SK_FRAME_E_TOOBIG || n == SK_FRAME_E_SPACE) && x.o.udp)
 		return sk_usage_error(SK__CMD, "the command, its environment "
 				      "and directory take more than %d bytes, "
 				      "the most one UDP request holds",
@@ -1680,6 +1678,7 @@ int sk_cmd_exec(int argc, char **argv)
 		 * timeout. */
 		ERR_clear_error();
 		(void)SSL_shutdown(x.l.ssl);
+		(void)BIO_flush(SSL_get_wbio(x.l.ssl));
 	}
 	for (int i = 0; i < 3; i++)
 		sigaction(sigs[i], &old[i], NULL);

@@ -23,14 +23,26 @@
 /* Bytes of HMAC-SHA256 a cookie keeps: guessing 128 bits is hopeless. */
 #define SK__COOKIE_LEN 16
 
-/* What a session's BIO reads from and writes to. */
+/*
+ * What a BIO of ours reads from and writes to: the server's service
+ * socket (u, to peer; reads give the datagram being handled), or a
+ * client's connected socket (fd). Records written are gathered into one
+ * datagram, up to the path's size, until a flush: a handshake flight
+ * (ServerHello and ServerHelloDone, or the client's key exchange, its
+ * ChangeCipherSpec and Finished) crosses as one datagram, not three, so
+ * a lossy path loses it whole or not at all, and less often.
+ */
 struct sk__dio {
-	struct sk_udp *u;              /* the socket replies leave by */
-	struct sockaddr_storage peer;  /* to whom */
-	const uint8_t *in;             /* the datagram being handled, or NULL */
+	struct sk_udp *u;              /* server: the socket replies leave by */
+	int fd;                        /* client: its socket; else -1 */
+	struct sockaddr_storage peer;  /* server: to whom */
+	const uint8_t *in;             /* server: the datagram being handled,
+					* or NULL */
 	size_t inlen;                  /* its size */
 	int err;                       /* the last send's error, or 0 */
 	int v6;                        /* the peer is IPv6 */
+	size_t outlen;                 /* bytes gathered in out */
+	uint8_t out[SK_RMSG_PATH_MTU]; /* records not yet sent */
 };
 
 struct sk_dtls_sess {
@@ -82,16 +94,46 @@ uint64_t sk_dtls_now(void)
 
 /* ---- the BIO ---- */
 
+/* The most a datagram carries: the path's size less IP and UDP. */
+static size_t sk__dgram_max(const struct sk__dio *io)
+{
+	return SK_RMSG_PATH_MTU - (io->v6 ? 48 : 28);
+}
+
+/* Send one datagram. A datagram the budget or the queue refuses is
+ * lost, as on the path; DTLS and the service resend what matters. */
+static void sk__io_send(struct sk__dio *io, const void *buf, size_t len)
+{
+	if (io->u != NULL)
+		io->err = sk_udp_send(io->u, (const struct sockaddr *)&io->peer,
+				      buf, len);
+	else if (io->fd >= 0 && send(io->fd, buf, len, 0) < 0)
+		io->err = -errno;
+}
+
+/* Send what was gathered. */
+static void sk__io_flush(struct sk__dio *io)
+{
+	if (io->outlen > 0) {
+		sk__io_send(io, io->out, io->outlen);
+		io->outlen = 0;
+	}
+}
+
 static int sk__bio_write(BIO *b, const char *buf, int len)
 {
 	struct sk__dio *io = BIO_get_data(b);
 
-	if (io == NULL || io->u == NULL || len <= 0)
+	if (io == NULL || len <= 0)
 		return len;
-	/* A datagram the budget or the queue refuses is lost, as on the
-	 * path; DTLS and the service resend what matters. */
-	io->err = sk_udp_send(io->u, (const struct sockaddr *)&io->peer, buf,
-			      (size_t)len);
+	if (io->outlen + (size_t)len > sk__dgram_max(io))
+		sk__io_flush(io);
+	if ((size_t)len > sk__dgram_max(io)) {
+		sk__io_send(io, buf, (size_t)len);
+		return len;
+	}
+	memcpy(io->out + io->outlen, buf, (size_t)len);
+	io->outlen += (size_t)len;
 	return len;
 }
 
@@ -101,6 +143,15 @@ static int sk__bio_read(BIO *b, char *buf, int cap)
 	size_t n;
 
 	BIO_clear_retry_flags(b);
+	if (io != NULL && io->u == NULL && io->fd >= 0 && cap > 0) {
+		ssize_t r = recv(io->fd, buf, (size_t)cap, 0);
+
+		if (r >= 0)
+			return (int)r;
+		if (errno == EAGAIN || errno == EINTR)
+			BIO_set_retry_read(b);
+		return -1;
+	}
 	if (io == NULL || io->in == NULL || cap <= 0) {
 		BIO_set_retry_read(b);
 		return -1;
@@ -120,6 +171,8 @@ static long sk__bio_ctrl(BIO *b, int cmd, long num, void *ptr)
 	(void)ptr;
 	switch (cmd) {
 	case BIO_CTRL_FLUSH:
+		if (io != NULL)
+			sk__io_flush(io);
 		return 1;
 	case BIO_CTRL_DGRAM_GET_MTU_OVERHEAD:
 		return io != NULL && io->v6 ? 48 : 28;
@@ -131,6 +184,16 @@ static long sk__bio_ctrl(BIO *b, int cmd, long num, void *ptr)
 static int sk__bio_create(BIO *b)
 {
 	BIO_set_init(b, 1);
+	BIO_set_shutdown(b, 0);
+	return 1;
+}
+
+/* A client's BIO owns its state; a server's points into its session. */
+static int sk__bio_destroy(BIO *b)
+{
+	if (BIO_get_shutdown(b))
+		free(BIO_get_data(b));
+	BIO_set_data(b, NULL);
 	return 1;
 }
 
@@ -149,7 +212,8 @@ static BIO *sk__bio_new(struct sk__dio *io)
 		    !BIO_meth_set_write(sk__meth, sk__bio_write) ||
 		    !BIO_meth_set_read(sk__meth, sk__bio_read) ||
 		    !BIO_meth_set_ctrl(sk__meth, sk__bio_ctrl) ||
-		    !BIO_meth_set_create(sk__meth, sk__bio_create)) {
+		    !BIO_meth_set_create(sk__meth, sk__bio_create) ||
+		    !BIO_meth_set_destroy(sk__meth, sk__bio_destroy)) {
 			BIO_meth_free(sk__meth);
 			sk__meth = NULL;
 			return NULL;
@@ -161,11 +225,46 @@ static BIO *sk__bio_new(struct sk__dio *io)
 	return b;
 }
 
+/*
+ * The handshake's retransmission timer: RFC 6347 starts at 1 s, for
+ * paths it knows nothing of. Ours are flights of one small datagram
+ * each, which cost little to resend, and a lost one at 1 s, 2 s, 4 s...
+ * makes a lossy path's handshake take many seconds: start at
+ * SK_DTLS_TIMER_US, as the layer's first REQUEST retry, and double up to
+ * SK_DTLS_TIMER_MAX_US.
+ */
+static unsigned sk__timer_cb(SSL *ssl, unsigned us)
+{
+	(void)ssl;
+	if (us == 0)
+		return SK_DTLS_TIMER_US;
+	return us >= SK_DTLS_TIMER_MAX_US / 2 ? SK_DTLS_TIMER_MAX_US : 2 * us;
+}
+
 void sk_dtls_set_mtu(SSL *ssl, int v6)
 {
 	SSL_set_options(ssl, SSL_OP_NO_QUERY_MTU);
 	/* The datagram's size, IP and UDP headers excluded. */
 	SSL_set_mtu(ssl, SK_RMSG_PATH_MTU - (v6 ? 48 : 28));
+	DTLS_set_timer_cb(ssl, sk__timer_cb);
+}
+
+BIO *sk_dtls_client_bio(int fd, int v6)
+{
+	struct sk__dio *io = calloc(1, sizeof(*io));
+	BIO *b;
+
+	if (io == NULL)
+		return NULL;
+	io->fd = fd;
+	io->v6 = v6;
+	b = sk__bio_new(io);
+	if (b == NULL) {
+		free(io);
+		return NULL;
+	}
+	BIO_set_shutdown(b, 1); /* frees io */
+	return b;
 }
 
 /* ---- cookies ---- */
@@ -327,6 +426,7 @@ static void sk__drop(struct sk_dtls_sess *d, enum sk_dtls_why why, int notify)
 	if (notify) {
 		ERR_clear_error();
 		(void)SSL_shutdown(d->ssl);
+		sk__io_flush(&d->io);
 	}
 	ERR_clear_error();
 	SSL_free(d->ssl);
@@ -356,6 +456,7 @@ static void sk__timer(uv_timer_t *h)
 		if (DTLSv1_handle_timeout(d->ssl) > 0)
 			d->retransmitted = 1;
 		ERR_clear_error();
+		sk__io_flush(&d->io);
 	} else if (now >= d->last_in + (uint64_t)t->cfg.idle_ms * 1000) {
 		sk__drop(d, SK_DTLS_IDLE, 1);
 		return;
@@ -414,6 +515,7 @@ static int sk__handshake(struct sk_dtls_sess *d, uint64_t now)
 
 	ERR_clear_error();
 	rc = SSL_do_handshake(d->ssl);
+	sk__io_flush(&d->io);
 	if (rc != 1) {
 		int e = SSL_get_error(d->ssl, rc);
 
@@ -461,6 +563,7 @@ static void sk__sess_input(struct sk_dtls_sess *d, const void *buf,
 
 		ERR_clear_error();
 		n = SSL_read(d->ssl, plain, sizeof(plain));
+		sk__io_flush(&d->io); /* a resent flight, for one */
 		if (n > 0) {
 			t->ops.recv(d, d->state, plain, (size_t)n);
 			if (d->ssl == NULL)
@@ -520,6 +623,7 @@ static void sk__listen(struct sk_dtls *t, struct sk_udp *u,
 	ERR_clear_error();
 	rc = DTLSv1_listen(t->lssl, t->laddr);
 	ERR_clear_error();
+	sk__io_flush(&t->lio);
 	t->lio.in = NULL;
 	if (rc <= 0) {
 		if (rc < 0)
@@ -606,6 +710,7 @@ int sk_dtls_send(struct sk_dtls_sess *d, const void *buf, size_t len)
 	ERR_clear_error();
 	n = SSL_write(d->ssl, buf, (int)len);
 	ERR_clear_error();
+	sk__io_flush(&d->io);
 	if (n <= 0)
 		return -EIO;
 	return d->io.err;
@@ -678,6 +783,7 @@ int sk_dtls_server_new(struct uv_loop_s *loop, const struct sk_keys *keys,
 	t->bucket = calloc(t->nbucket, sizeof(*t->bucket));
 	t->laddr = BIO_ADDR_new();
 	t->epoch = UINT64_MAX;
+	t->lio.fd = -1;
 	uv_random(NULL, NULL, &t->seed, sizeof(t->seed), 0, NULL);
 	t->ctx = SSL_CTX_new(DTLS_server_method());
 	if (t->bucket == NULL || t->laddr == NULL || t->ctx == NULL ||

@@ -158,8 +158,18 @@ const struct sk_dtls_stats *sk_dtls_stats(const struct sk_dtls *t);
  */
 SSL_CTX *sk_dtls_client_ctx(const struct sk_key *k, char *err, size_t cap);
 
-/* Set ssl (a DTLS client or server) up for the path: SK_RMSG_PATH_MTU
- * and no MTU discovery. */
+/* Set ssl (a DTLS client or server) up for the path: SK_RMSG_PATH_MTU,
+ * no MTU discovery, and the handshake's timer (SK_DTLS_TIMER_US). */
 void sk_dtls_set_mtu(SSL *ssl, int v6);
+
+/*
+ * A BIO for a client's connected, non-blocking UDP socket fd (not
+ * closed with the BIO): reads are one datagram each; records written
+ * are gathered into one datagram until BIO_flush(), which the client
+ * calls after each SSL call that may write (OpenSSL flushes at the end
+ * of each handshake flight, but not after a retransmission or an
+ * SSL_write). Returns it, or NULL.
+ */
+BIO *sk_dtls_client_bio(int fd, int v6);
 
 #endif

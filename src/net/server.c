@@ -1425,6 +1425,10 @@ int sk_udp_send(struct sk_udp *u, const struct sockaddr *to, const void *buf,
 
 	if (len > SK_UDP_BUF)
 		return -EMSGSIZE;
+	/* A closing socket takes nothing more: a send queued now would
+	 * outlive it. */
+	if (l->batched || uv_is_closing(&l->u.h))
+		return -ESHUTDOWN;
 	if ((v->lim.out.rate != 0 || v->lim.out.interval_ns != 0) &&
 	    !sk_bucket_take(&v->out, &v->lim.out, uv_hrtime())) {
 		l->drop_out++;
@@ -1872,6 +1876,11 @@ static void sk__shutdown(struct sk_server *s, int say)
 		}
 	}
 	sk__summary(s, s->ticks + 1);
+	/* Services stop while their UDP sockets are still open: a goodbye
+	 * to a UDP peer (a DTLS close_notify) can still go out. */
+	for (size_t i = 0; i < s->nsvc; i++)
+		if (s->svcs[i]->inited && s->svcs[i]->def->stop != NULL)
+			s->svcs[i]->def->stop(s->svcs[i]);
 	/* Bound listeners are freed after the loop ends: connections that
 	 * are still finishing point at theirs. */
 	for (size_t i = 0; i < s->nlis; i++) {
@@ -1880,9 +1889,6 @@ static void sk__shutdown(struct sk_server *s, int say)
 		if (s->lis[i]->path[0] != '\0')
 			unlink(s->lis[i]->path);
 	}
-	for (size_t i = 0; i < s->nsvc; i++)
-		if (s->svcs[i]->inited && s->svcs[i]->def->stop != NULL)
-			s->svcs[i]->def->stop(s->svcs[i]);
 	/* Replies in flight are finished; new input is not read. */
 	for (c = s->conns; c != NULL; c = next) {
 		next = c->next;

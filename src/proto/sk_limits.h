@@ -254,6 +254,10 @@
 /* The cookie's validity: a secret per period, the previous one still
  * accepted, so a cookie lives one to two periods. */
 #define SK_DTLS_COOKIE_PERIOD_S 60
+/* The DTLS handshake's retransmission timer: the first, and the most it
+ * doubles to (see sk__timer_cb in src/net/dtls.c). */
+#define SK_DTLS_TIMER_US 250000u
+#define SK_DTLS_TIMER_MAX_US 2000000u
 
 /* Receive buffer for one datagram: the largest UDP payload, so nothing is
  * silently truncated. */

@@ -50,7 +50,7 @@ def split_hostport(s):
 class Server:
     """A running `sockit serve`."""
 
-    def __init__(self, args, env=None, timeout=20, stdin=None):
+    def __init__(self, args, env=None, timeout=20, stdin=None, wrap=()):
         self.args = args
         # The wall clock before the daemon exists: nothing it stamps from
         # its clock can be earlier.
@@ -58,8 +58,10 @@ class Server:
         self.log = tempfile.TemporaryFile(mode="w+")
         full_env = dict(os.environ)
         full_env.update(env or {})
+        # wrap: a command that execs the rest (nsenter into a network
+        # namespace), so that proc is still the daemon.
         self.proc = subprocess.Popen(
-            [SOCKIT, "serve"] + list(args),
+            list(wrap) + [SOCKIT, "serve"] + list(args),
             stdin=stdin,
             stdout=subprocess.PIPE,
             stderr=self.log,
@@ -140,8 +142,8 @@ def serve():
     code or last log lines); the finalizer then only checks the exit code."""
     started = []
 
-    def start(*args, env=None, stdin=None):
-        s = Server(args, env=env, stdin=stdin)
+    def start(*args, env=None, stdin=None, wrap=()):
+        s = Server(args, env=env, stdin=stdin, wrap=wrap)
         started.append(s)
         return s
 
