@@ -630,8 +630,11 @@ static void sk__listen(struct sk_dtls *t, struct sk_udp *u,
 			t->stats.dropped++;
 		return; /* a HelloVerifyRequest went out, or nothing */
 	}
-	/* The address is proven. The listener's SSL holds the hello: it
-	 * becomes the session's, on a BIO of the session's own. */
+	/* The address is proven. An old session of the same address goes;
+	 * the listener's SSL holds the hello: it becomes the session's, on
+	 * a BIO of the session's own. */
+	if ((d = *sk__slot(t, u, from)) != NULL)
+		sk__drop(d, SK_DTLS_PEER, 0);
 	if (t->stats.sessions >= t->cfg.max_sessions ||
 	    (d = calloc(1, sizeof(*d))) == NULL) {
 		t->stats.full++;
@@ -670,6 +673,14 @@ static void sk__listen(struct sk_dtls *t, struct sk_udp *u,
 		sk__arm(d);
 }
 
+/* Is buf a ClientHello in epoch 0 (a new handshake)? */
+static int sk__client_hello(const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	return len > 13 && p[0] == 22 && p[3] == 0 && p[4] == 0 && p[13] == 1;
+}
+
 int sk_dtls_is_record(const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
@@ -691,7 +702,12 @@ int sk_dtls_input(struct sk_dtls *t, struct sk_udp *u,
 		return 0;
 	now = sk_dtls_now();
 	d = *sk__slot(t, u, from);
-	if (d != NULL)
+	/* A ClientHello where a session is open: the client started again
+	 * from the same address and port (RFC 6347, 4.2.8). It goes through
+	 * the cookie exchange like any other; a proven one replaces the
+	 * session, so a restarted client does not wait for the idle
+	 * timeout. */
+	if (d != NULL && !(d->open && sk__client_hello(buf, len)))
 		sk__sess_input(d, buf, len, now);
 	else
 		sk__listen(t, u, from, buf, len, now);

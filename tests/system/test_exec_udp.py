@@ -378,3 +378,27 @@ def test_no_reply_after_the_attempts(lossy, tmp_path):
     out, err = p.communicate(timeout=60)
     assert p.returncode == 255
     assert err.decode() == "sockit: exec: %s: no reply (2 attempts)\n" % hp
+
+
+def test_restarted_client_on_the_same_port(udp_ex):
+    """A client that died without a close_notify and starts again from the
+    same address and port gets a new session at once (RFC 6347, 4.2.8),
+    not after the old one's idle timeout."""
+    s, hp, keys = udp_ex
+    host, port = s.addr("exec", "udp")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+        u.bind(("127.0.0.1", 0))
+        mine = u.getsockname()[1]
+    args = ["openssl", "s_client", "-dtls1_2", "-psk", KEY.hex(), "-psk_identity", "alice",
+            "-bind", "127.0.0.1:%d" % mine, "-connect", "%s:%d" % (host, port)]
+    p = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL)
+    seen = b""
+    while b"Cipher is" not in seen:
+        line = p.stdout.readline()
+        assert line, "the first handshake did not finish"
+        seen += line
+    p.kill()
+    p.wait()
+    r = subprocess.run(args, input=b"", capture_output=True, timeout=20)
+    assert re.search(rb"New, TLSv1\.2, Cipher is PSK-", r.stdout), r.stdout + r.stderr
