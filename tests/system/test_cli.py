@@ -106,7 +106,7 @@ def test_serve_defaults_listen_on_documented_ports(serve):
     assert got == {
         ("welcome", "tcp"): [8080, 8080],
         ("chat", "tcp"): [8081, 8081], ("chat", "udp"): [8081, 8081],
-        ("exec", "tcp"): [8082, 8082],
+        ("exec", "tcp"): [8082, 8082], ("exec", "udp"): [8082, 8082],
         ("timefmt", "tcp"): [8083, 8083], ("timefmt", "udp"): [8083, 8083],
         ("daytime", "tcp"): [10013, 10013], ("daytime", "udp"): [10013, 10013],
         ("time", "tcp"): [10037, 10037], ("time", "udp"): [10037, 10037],
