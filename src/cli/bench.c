@@ -10,8 +10,8 @@
  * the server closes, and counts as one when the reply was not empty (or,
  * with --empty, whenever the server closed cleanly).
  *
- * ntp: see sk__bench_ntp(); exec: see sk__bench_exec(); chat: see
- * bench_chat.c.
+ * ntp: see sk__bench_ntp(); exec: see sk__bench_exec() and, with --udp,
+ * sk__bench_execudp(); chat: see bench_chat.c.
  *
  * All stop at --count replies or --duration seconds, whichever is first.
  */
@@ -31,12 +31,17 @@
 #include <sys/random.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
 
 #include "../net/client.h"
+#include "../net/dtls.h"
 #include "../net/sockaddr.h"
 #include "../proto/exec_client.h"
 #include "../proto/frame.h"
 #include "../proto/ntp.h"
+#include "../proto/rmsg.h"
 #include "bench.h"
 #include "../proto/addr.h"
 #include "cli.h"
@@ -656,11 +661,189 @@ error:
 	return -1;
 }
 
+/* The output stream's frames in b->in: count them as sk__xb_frames()
+ * does for one stream. Returns 1 when the command ended. */
+static int sk__xu_frames(struct sk__xbench *b, struct sk_exec_client *xc)
+{
+	size_t off = 0;
+	int ended = 0;
+
+	while (!ended && off < b->inlen) {
+		struct sk_exec_event ev;
+		int n = sk_exec_client_input(xc, b->in + off, b->inlen - off, &ev);
+
+		if (n == 0)
+			break;
+		if (n < 0) {
+			snprintf(b->err, sizeof(b->err), "protocol error: %s",
+				 ev.what);
+			return 1;
+		}
+		off += (size_t)n;
+		if (ev.kind == SK_EXEC_EV_STDOUT || ev.kind == SK_EXEC_EV_STDERR)
+			b->bytes += ev.data.len;
+		else if (ev.kind == SK_EXEC_EV_EXIT ||
+			 ev.kind == SK_EXEC_EV_REFUSED ||
+			 ev.kind == SK_EXEC_EV_ENDED) {
+			if (ev.kind == SK_EXEC_EV_EXIT && !ev.exit.signaled &&
+			    ev.exit.status == 0)
+				b->ok++;
+			else if (b->failed++ == 0)
+				sk__xb_why(b, &ev);
+			ended = 1;
+		}
+	}
+	memmove(b->in, b->in + off, b->inlen - off);
+	b->inlen -= off;
+	return ended;
+}
+
+/*
+ * exec over UDP: one DTLS session (key k) runs one command at a time,
+ * each a request of the reliable message layer, the next as soon as one
+ * ends, as a REPL over UDP does. Output is counted and discarded.
+ * Returns the commands counted, or -1 with a message in b->err; the
+ * clock starts once the session is up (*start).
+ */
+static long sk__bench_execudp(struct sk__xbench *b, const struct sk_target *t,
+			      const struct sk_key *k, unsigned long count,
+			      double duration, double *start, double *last)
+{
+	static uint8_t execf[SK_RMSG_MAX_EXEC], dg[SK_UDP_BUF];
+	struct sk_rmsg_client_cfg cfg = { .attempts = SK_RMSG_ATTEMPTS_MAX };
+	struct sk_rmsg_client *rc = malloc(sizeof(*rc));
+	struct sk_exec_client xc;
+	uint64_t id = 0;
+	double end;
+	int n;
+
+	if (rc == NULL) {
+		snprintf(b->err, sizeof(b->err), "out of memory");
+		return -1;
+	}
+	n = sk_frame_exec_encode(execf, sizeof(execf), SK_RMSG_STREAM, b->cmd);
+	if (n < 0) {
+		snprintf(b->err, sizeof(b->err), "the command does not fit one "
+			 "UDP request");
+		goto error;
+	}
+	if (sk_link_open_dtls(&b->l, t, k, SK__EXEC_CONNECT_MS, -1, b->err,
+			      sizeof(b->err)) != 0)
+		goto error;
+	sk_rmsg_client_init(rc, &cfg);
+	if (RAND_bytes((unsigned char *)&id, sizeof(id)) != 1)
+		id = 1;
+	id >>= 2;
+	*start = sk__now();
+	end = *start + duration;
+	while (b->ok + b->failed < count && b->err[0] == '\0' &&
+	       sk__now() < end) {
+		int done = 0;
+
+		sk_exec_client_init(&xc, SK_RMSG_STREAM);
+		xc.hello = 1;
+		xc.out_credit = SK_EXEC_WINDOW_MAX;
+		b->inlen = 0;
+		if (sk_rmsg_client_start(rc, sk_dtls_now(), ++id, execf,
+					 (size_t)n) != 0) {
+			snprintf(b->err, sizeof(b->err), "cannot start a request");
+			break;
+		}
+		while (!done && b->err[0] == '\0') {
+			struct pollfd pf = { b->l.fd, POLLIN, 0 };
+			uint64_t now = sk_dtls_now(), at;
+			double left = end - sk__now();
+			int m, timeout;
+
+			while ((m = sk_rmsg_client_poll(rc, now, dg, sizeof(dg))) > 0) {
+				ERR_clear_error();
+				(void)SSL_write(b->l.ssl, dg, m);
+				(void)BIO_flush(SSL_get_wbio(b->l.ssl));
+			}
+			ERR_clear_error();
+			if (rc->status == SK_RMSG_NO_REPLY) {
+				snprintf(b->err, sizeof(b->err), "%s: no reply",
+					 t->name);
+				break;
+			}
+			if (left <= 0)
+				break;
+			at = sk_rmsg_client_next_timeout(rc, now);
+			timeout = (int)(left * 1000) + 1;
+			if (at != UINT64_MAX && (at <= now ||
+						 (at - now + 999) / 1000 <
+							 (uint64_t)timeout))
+				timeout = at <= now ? 0 : (int)((at - now + 999) / 1000);
+			if (poll(&pf, 1, timeout) < 0 && errno != EINTR) {
+				snprintf(b->err, sizeof(b->err), "poll: %s",
+					 strerror(errno));
+				break;
+			}
+			for (int r = 0; r < 256; r++) {
+				enum sk_rmsg_client_ev ev;
+				int got = SSL_read(b->l.ssl, dg, sizeof(dg));
+
+				(void)BIO_flush(SSL_get_wbio(b->l.ssl));
+				if (got <= 0) {
+					int e = SSL_get_error(b->l.ssl, got);
+
+					ERR_clear_error();
+					if (e != SSL_ERROR_WANT_READ &&
+					    e != SSL_ERROR_SYSCALL)
+						snprintf(b->err, sizeof(b->err),
+							 "%s: the session ended",
+							 t->name);
+					break;
+				}
+				(void)sk_rmsg_client_input(rc, sk_dtls_now(), dg,
+							   (size_t)got, &ev);
+			}
+			for (;;) {
+				size_t got = sk_rmsg_client_read(
+					rc, b->in + b->inlen,
+					sizeof(b->in) - b->inlen);
+
+				if (got == 0)
+					break;
+				b->inlen += got;
+				if (sk__xu_frames(b, &xc)) {
+					done = 1;
+					break;
+				}
+			}
+			if (!done && rc->status == SK_RMSG_REFUSED) {
+				b->failed++;
+				if (b->first[0] == '\0')
+					snprintf(b->first, sizeof(b->first),
+						 "refused: %s",
+						 sk_rmsg_code_name(rc->code));
+				done = 1;
+			}
+		}
+	}
+	*last = sk__now();
+	free(rc);
+	if (b->err[0] != '\0') {
+		sk_link_close(&b->l);
+		return -1;
+	}
+	ERR_clear_error();
+	(void)SSL_shutdown(b->l.ssl);
+	(void)BIO_flush(SSL_get_wbio(b->l.ssl));
+	ERR_clear_error();
+	sk_link_close(&b->l);
+	return (long)b->ok;
+error:
+	free(rc);
+	sk_link_close(&b->l);
+	return -1;
+}
+
 /* Run the exec kind and print its line. */
 static int sk__exec_main(const struct sk_target *t, const char *keys,
 			 const char *identity, int insecure, int bytes,
-			 unsigned window, unsigned long count, unsigned duration_ms,
-			 const struct sk_frame_exec *cmd)
+			 int over_udp, unsigned window, unsigned long count,
+			 unsigned duration_ms, const struct sk_frame_exec *cmd)
 {
 	static struct sk__xbench b;
 	struct sk_key key;
@@ -682,8 +865,12 @@ static int sk__exec_main(const struct sk_target *t, const char *keys,
 		fprintf(stderr, "sockit: bench: %s\n", b.err);
 		return SK_EXIT_FAIL;
 	}
-	got = sk__bench_exec(&b, t, insecure ? NULL : &key, count,
-			     duration_ms / 1000.0, &start, &last);
+	if (over_udp)
+		got = sk__bench_execudp(&b, t, &key, count,
+					duration_ms / 1000.0, &start, &last);
+	else
+		got = sk__bench_exec(&b, t, insecure ? NULL : &key, count,
+				     duration_ms / 1000.0, &start, &last);
 	OPENSSL_cleanse(&key, sizeof(key));
 	if (got < 0) {
 		fprintf(stderr, "sockit: bench: %s\n", b.err);
@@ -787,6 +974,7 @@ int sk_cmd_bench(int argc, char **argv)
 		{ "identity", required_argument, NULL, 'i' },
 		{ "insecure", no_argument, NULL, 'I' },
 		{ "bytes", no_argument, NULL, 'B' },
+		{ "udp", no_argument, NULL, 'U' },
 		{ "proto", required_argument, NULL, 'P' },
 		{ "members", required_argument, NULL, 'm' },
 		{ "talkers", required_argument, NULL, 't' },
@@ -813,6 +1001,7 @@ int sk_cmd_bench(int argc, char **argv)
 	char err[512];
 	long got;
 	int c, nargs, udp, ntp, exec, empty = 0, insecure = 0, bytes = 0;
+	int over_udp = 0;
 
 	optind = 1;
 	opterr = 0;
@@ -857,6 +1046,7 @@ int sk_cmd_bench(int argc, char **argv)
 		case 'i': identity = optarg; break;
 		case 'I': insecure = 1; break;
 		case 'B': bytes = 1; break;
+		case 'U': over_udp = 1; break;
 		case 'P':
 			if (strcmp(optarg, "line") == 0)
 				chat.proto = SK_CHAT_LINE;
@@ -964,6 +1154,16 @@ int sk_cmd_bench(int argc, char **argv)
 				      "are for exec");
 	if (insecure && (keys != NULL || identity != NULL))
 		return sk_usage_error("bench", "--insecure takes no key");
+	if (over_udp && !exec)
+		return sk_usage_error("bench", "--udp is for exec");
+	if (over_udp && insecure)
+		return sk_usage_error("bench", "exec --udp has no --insecure: "
+				      "it is always DTLS");
+	if (over_udp && window > 1)
+		return sk_usage_error("bench", "exec --udp runs one command at "
+				      "a time (--window 1)");
+	if (over_udp)
+		window = 1;
 	if (exec && window > SK__EXEC_MAX_WINDOW)
 		return sk_usage_error("bench", "--window: exec runs at most %d "
 				      "commands at once", SK__EXEC_MAX_WINDOW);
@@ -999,14 +1199,15 @@ int sk_cmd_bench(int argc, char **argv)
 						      : "");
 	}
 	if (sk_target_resolve(&t, argv[optind + 1], 0,
-			      udp ? SOCK_DGRAM : SOCK_STREAM, err,
+			      udp || over_udp ? SOCK_DGRAM : SOCK_STREAM, err,
 			      sizeof(err)) != 0) {
 		fprintf(stderr, "sockit: bench: %s\n", err);
 		return SK_EXIT_FAIL;
 	}
 	if (exec)
 		return sk__exec_main(&t, keys, identity, insecure, bytes,
-				     (unsigned)window, count, duration_ms, &cmd);
+				     over_udp, (unsigned)window, count,
+				     duration_ms, &cmd);
 	start = sk__now();
 	if (ntp)
 		got = sk__bench_ntp((struct sockaddr *)&t.addr[0],

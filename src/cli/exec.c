@@ -122,7 +122,6 @@ struct sk__exec {
 	/* UDP: l.fd is a connected UDP socket, l.ssl DTLS on it. */
 	struct sk_rmsg_client *rc; /* the request's layer */
 	uint64_t rid;              /* the last request id */
-	int heard;                 /* the server answered our hello */
 	int64_t heard_at;          /* ms of its last datagram */
 	int urun;                  /* a request is under way */
 };
@@ -867,127 +866,34 @@ static int sk__wait_ms(uint64_t at, uint64_t now)
 						  : (int)((at - now + 999) / 1000);
 }
 
-/* The handshake's progress: the server's hello says it is there. (Not
- * a message callback: with one set, OpenSSL 3.0's DTLS client computes
- * a Finished the server refuses.) */
-static void sk__hs_info(const SSL *ssl, int where, int ret)
-{
-	struct sk__exec *x = SSL_get_app_data(ssl);
-
-	(void)ret;
-	if ((where & SSL_CB_LOOP) && SSL_get_state(ssl) == TLS_ST_CR_SRVR_HELLO)
-		x->heard = 1;
-}
-
-/* What a failed DTLS call means, for a message. */
-static void sk__dtls_error(struct sk__exec *x, int e)
-{
-	unsigned long code = ERR_peek_error();
-	const char *why = code != 0 ? ERR_reason_error_string(code) : NULL;
-
-	if (e == SSL_ERROR_SYSCALL && (errno == ECONNREFUSED || code == 0))
-		sk__fail(x, SK_EXIT_EXEC, "%s: connection refused (no exec "
-			 "over UDP there)", x->t.name);
-	else if (ERR_GET_REASON(code) == SSL_R_TLSV1_ALERT_UNKNOWN_PSK_IDENTITY)
-		sk__fail(x, SK_EXIT_EXEC, "%s: authentication failed (the "
-			 "server does not know our identity)", x->t.name);
-	else
-		sk__fail(x, SK_EXIT_EXEC, "%s: authentication failed (%s)",
-			 x->t.name, why != NULL ? why : "DTLS error");
-	ERR_clear_error();
-}
-
-/* Open the DTLS session: a connected socket and the handshake, within
- * the connect timeout. Returns 0, or 1 after setting the outcome. */
+/* Open the DTLS session (link.c) within the connect timeout; a signal
+ * meanwhile ends us. Returns 0, or 1 after setting the outcome. */
 static int sk__udp_open(struct sk__exec *x)
 {
-	const struct sockaddr *sa = (const struct sockaddr *)&x->t.addr[0];
-	int64_t deadline = sk__now_ms() + x->o.connect_ms;
 	struct sk_key key;
 	char err[600];
-	BIO *b;
-	int v6 = sa->sa_family == AF_INET6;
+	int rc;
 
 	sk_link_close(&x->l);
 	sk_link_init(&x->l);
-	x->heard = 0;
 	memset(&key, 0, sizeof(key));
 	if (sk__key(x, &key) != 0)
 		return 1;
-	x->l.ctx = sk_dtls_client_ctx(&key, err, sizeof(err));
+	rc = sk_link_open_dtls(&x->l, &x->t, &key, x->o.connect_ms, x->sig[0],
+			       err, sizeof(err));
 	OPENSSL_cleanse(&key, sizeof(key));
-	if (x->l.ctx == NULL) {
+	if (rc == SK_LINK_SIGNAL) {
+		unsigned char b = SIGINT;
+
+		if (read(x->sig[0], &b, 1) != 1)
+			b = SIGINT;
+		sk__fail(x, SK_EXIT_SIGNAL + b, NULL);
+		return 1;
+	}
+	if (rc != 0) {
 		sk__fail(x, SK_EXIT_EXEC, "%s", err);
 		return 1;
 	}
-	x->l.fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_NONBLOCK |
-						SOCK_CLOEXEC, 0);
-	if (x->l.fd < 0 || connect(x->l.fd, sa, sk_sockaddr_len(sa)) != 0) {
-		sk__fail(x, SK_EXIT_EXEC, "%s: %s", x->t.name, strerror(errno));
-		return 1;
-	}
-	x->l.ssl = SSL_new(x->l.ctx);
-	b = sk_dtls_client_bio(x->l.fd, v6);
-	if (x->l.ssl == NULL || b == NULL) {
-		BIO_free(b);
-		sk__fail(x, SK_EXIT_EXEC, "cannot set up DTLS");
-		return 1;
-	}
-	SSL_set_bio(x->l.ssl, b, b);
-	sk_dtls_set_mtu(x->l.ssl, v6);
-	SSL_set_app_data(x->l.ssl, x);
-	SSL_set_info_callback(x->l.ssl, sk__hs_info);
-	SSL_set_connect_state(x->l.ssl);
-	for (;;) {
-		struct pollfd p = { .fd = x->l.fd, .events = POLLIN };
-		struct timeval tv;
-		int64_t now = sk__now_ms();
-		int rc, e, wait;
-
-		ERR_clear_error();
-		rc = SSL_do_handshake(x->l.ssl);
-		(void)BIO_flush(SSL_get_wbio(x->l.ssl));
-		if (rc == 1)
-			break;
-		e = SSL_get_error(x->l.ssl, rc);
-		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
-			sk__dtls_error(x, e);
-			return 1;
-		}
-		if (now >= deadline) {
-			if (x->heard)
-				sk__fail(x, SK_EXIT_EXEC,
-					 "%s: authentication failed (the server "
-					 "did not finish the handshake: is the "
-					 "key for our identity right?)",
-					 x->t.name);
-			else
-				sk__fail(x, SK_EXIT_EXEC,
-					 "%s: no reply from the server within "
-					 "%.3g s", x->t.name,
-					 x->o.connect_ms / 1000.0);
-			return 1;
-		}
-		wait = (int)(deadline - now);
-		if (DTLSv1_get_timeout(x->l.ssl, &tv) > 0 &&
-		    tv.tv_sec * 1000 + tv.tv_usec / 1000 < wait)
-			wait = (int)(tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000);
-		rc = poll(&p, 1, wait);
-		if (rc < 0 && errno == EINTR) {
-			unsigned char sb;
-
-			if (read(x->sig[0], &sb, 1) == 1) {
-				sk__fail(x, SK_EXIT_SIGNAL + sb, NULL);
-				return 1;
-			}
-			continue;
-		}
-		if (rc == 0) {
-			DTLSv1_handle_timeout(x->l.ssl);
-			(void)BIO_flush(SSL_get_wbio(x->l.ssl));
-		}
-	}
-	SSL_set_info_callback(x->l.ssl, NULL);
 	x->heard_at = sk__now_ms();
 	return 0;
 }

@@ -16,6 +16,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "../net/dtls.h"
+#include "../net/sockaddr.h"
 #include "../net/tls.h"
 
 /* ---- the queue ---- */
@@ -317,4 +319,126 @@ void sk_link_close(struct sk_link *l)
 	if (l->fd >= 0)
 		close(l->fd);
 	l->fd = -1;
+}
+
+/* ---- DTLS ---- */
+
+/* The handshake's progress: the server's hello says it is there. (Not
+ * a message callback: with one set, OpenSSL 3.0's DTLS client computes
+ * a Finished the server refuses.) */
+static void sk__hs_info(const SSL *ssl, int where, int ret)
+{
+	int *heard = SSL_get_app_data(ssl);
+
+	(void)ret;
+	if ((where & SSL_CB_LOOP) && SSL_get_state(ssl) == TLS_ST_CR_SRVR_HELLO)
+		*heard = 1;
+}
+
+/* What a failed DTLS handshake means, for a message. */
+static void sk__dtls_error(const struct sk_target *t, int e, char *err,
+			   size_t cap)
+{
+	unsigned long code = ERR_peek_error();
+	const char *why = code != 0 ? ERR_reason_error_string(code) : NULL;
+
+	if (e == SSL_ERROR_SYSCALL && (errno == ECONNREFUSED || code == 0))
+		snprintf(err, cap, "%s: connection refused (no exec over UDP "
+			 "there)", t->name);
+	else if (ERR_GET_REASON(code) == SSL_R_TLSV1_ALERT_UNKNOWN_PSK_IDENTITY)
+		snprintf(err, cap, "%s: authentication failed (the server does "
+			 "not know our identity)", t->name);
+	else
+		snprintf(err, cap, "%s: authentication failed (%s)", t->name,
+			 why != NULL ? why : "DTLS error");
+	ERR_clear_error();
+}
+
+static int64_t sk__ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int sk_link_open_dtls(struct sk_link *l, const struct sk_target *t,
+		      const struct sk_key *k, unsigned timeout_ms, int sigfd,
+		      char *err, size_t cap)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)&t->addr[0];
+	int64_t deadline = sk__ms() + timeout_ms;
+	int v6 = sa->sa_family == AF_INET6, heard = 0;
+	BIO *b;
+
+	l->ctx = sk_dtls_client_ctx(k, err, cap);
+	if (l->ctx == NULL)
+		return -1;
+	l->fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		       0);
+	if (l->fd < 0 || connect(l->fd, sa, sk_sockaddr_len(sa)) != 0) {
+		snprintf(err, cap, "%s: %s", t->name, strerror(errno));
+		return -1;
+	}
+	l->ssl = SSL_new(l->ctx);
+	b = sk_dtls_client_bio(l->fd, v6);
+	if (l->ssl == NULL || b == NULL) {
+		BIO_free(b);
+		ERR_clear_error();
+		snprintf(err, cap, "cannot set up DTLS");
+		return -1;
+	}
+	SSL_set_bio(l->ssl, b, b);
+	sk_dtls_set_mtu(l->ssl, v6);
+	SSL_set_app_data(l->ssl, &heard);
+	SSL_set_info_callback(l->ssl, sk__hs_info);
+	SSL_set_connect_state(l->ssl);
+	for (;;) {
+		struct pollfd p[2] = { { l->fd, POLLIN, 0 }, { sigfd, POLLIN, 0 } };
+		struct timeval tv;
+		int64_t now = sk__ms();
+		int rc, e, wait;
+
+		ERR_clear_error();
+		rc = SSL_do_handshake(l->ssl);
+		(void)BIO_flush(b);
+		if (rc == 1)
+			break;
+		e = SSL_get_error(l->ssl, rc);
+		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+			sk__dtls_error(t, e, err, cap);
+			SSL_set_info_callback(l->ssl, NULL);
+			return -1;
+		}
+		if (now >= deadline) {
+			ERR_clear_error();
+			SSL_set_info_callback(l->ssl, NULL);
+			if (heard)
+				snprintf(err, cap, "%s: authentication failed (the "
+					 "server did not finish the handshake: "
+					 "is the key for our identity right?)",
+					 t->name);
+			else
+				snprintf(err, cap, "%s: no reply from the server "
+					 "within %.3g s", t->name,
+					 timeout_ms / 1000.0);
+			return -1;
+		}
+		wait = (int)(deadline - now);
+		if (DTLSv1_get_timeout(l->ssl, &tv) > 0 &&
+		    tv.tv_sec * 1000 + tv.tv_usec / 1000 < wait)
+			wait = (int)(tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000);
+		rc = poll(p, sigfd >= 0 ? 2 : 1, wait);
+		if (rc > 0 && sigfd >= 0 && (p[1].revents & POLLIN)) {
+			SSL_set_info_callback(l->ssl, NULL);
+			return SK_LINK_SIGNAL;
+		}
+		if (rc == 0) {
+			DTLSv1_handle_timeout(l->ssl);
+			(void)BIO_flush(b);
+		}
+	}
+	SSL_set_info_callback(l->ssl, NULL);
+	SSL_set_app_data(l->ssl, NULL);
+	return 0;
 }

@@ -92,6 +92,22 @@ int sk_link_pending(const struct sk_link *l);
  */
 int sk_link_flush(struct sk_link *l, struct sk_queue *q);
 
+/*
+ * Over UDP: a connected socket to t's first address and a DTLS 1.2
+ * handshake with key k (dtls.h), within timeout_ms; a byte on sigfd (a
+ * signal's self-pipe, or -1) meanwhile gives up. Returns 0 with l->fd
+ * and l->ssl set; SK_LINK_SIGNAL (the byte is left to read); or -1 with
+ * a message in err, starting with t's name: "connection refused (no exec
+ * over UDP there)", "authentication failed (...)" (also when the server
+ * answered our hello but never finished: a wrong key), or "no reply from
+ * the server within S s". What was set up stays in l for
+ * sk_link_close().
+ */
+#define SK_LINK_SIGNAL (-2)
+int sk_link_open_dtls(struct sk_link *l, const struct sk_target *t,
+		      const struct sk_key *k, unsigned timeout_ms, int sigfd,
+		      char *err, size_t cap);
+
 /* Free TLS and close the socket (no close_notify, no FIN first). */
 void sk_link_close(struct sk_link *l);
 
