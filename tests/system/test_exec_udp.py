@@ -402,3 +402,24 @@ def test_restarted_client_on_the_same_port(udp_ex):
     p.wait()
     r = subprocess.run(args, input=b"", capture_output=True, timeout=20)
     assert re.search(rb"New, TLSv1\.2, Cipher is PSK-", r.stdout), r.stdout + r.stderr
+
+
+def test_bench_exec_over_udp(udp_ex):
+    s, hp, keys = udp_ex
+    r = sockit("bench", "-d", "0.5", "exec", "--udp", "-k", keys, hp)
+    assert r.returncode == 0, r.stderr
+    assert re.match(r"exec %s: \d+ replies in [\d.]+ s = \d+ per second; 0 failed\n$"
+                    % re.escape(hp), r.stdout), r.stdout
+    r = sockit("bench", "-d", "0.5", "--bytes", "exec", "--udp", "-k", keys, hp, "--",
+               "head", "-c", "100000", "/dev/zero")
+    assert r.returncode == 0, r.stderr
+    assert re.match(r"exec %s: \d+ bytes in [\d.]+ s = [\d.]+ MB/s; \d+ commands, 0 failed\n$"
+                    % re.escape(hp), r.stdout), r.stdout
+    for args, msg in ((["--udp", "tcp", hp], "--udp is for exec"),
+                      (["-w", "4", "exec", "--udp", hp],
+                       "exec --udp runs one command at a time (--window 1)"),
+                      (["exec", "--udp", "--insecure", hp],
+                       "exec --udp has no --insecure: it is always DTLS")):
+        r = sockit("bench", *args)
+        assert r.returncode == 2, (args, r.stderr)
+        assert r.stderr.splitlines()[0] == "sockit: bench: " + msg, r.stderr
