@@ -874,6 +874,14 @@ static int sk__udp_open(struct sk__exec *x)
 	char err[600];
 	int rc;
 
+	if (x->l.ssl != NULL && !x->l.eof) {
+		/* The old session, heard from too long ago: the server may
+		 * still hold it, and may free it now. */
+		ERR_clear_error();
+		(void)SSL_shutdown(x->l.ssl);
+		(void)BIO_flush(SSL_get_wbio(x->l.ssl));
+		ERR_clear_error();
+	}
 	sk_link_close(&x->l);
 	sk_link_init(&x->l);
 	memset(&key, 0, sizeof(key));

@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "../proto/sk_limits.h"
+#include "../proto/ratelimit.h"
 #include "sockaddr.h"
 
 /* The PSK suites offered: AEADs with SHA-256 (see dtls.h). */
@@ -603,6 +604,25 @@ static SSL *sk__listener(struct sk_dtls *t)
 	return ssl;
 }
 
+/* Sessions (handshakes included) from sa's source: its IPv4 address or
+ * IPv6 /64, as the rate limiter counts sources. */
+static unsigned sk__from_source(const struct sk_dtls *t,
+				const struct sockaddr *sa)
+{
+	struct sk_rl_key a, b;
+	unsigned n = 0;
+	int v6;
+	const uint8_t *p = sk_sockaddr_bytes(sa, &v6);
+
+	sk_rl_key_make(&a, p, v6);
+	for (const struct sk_dtls_sess *d = t->all; d != NULL; d = d->next) {
+		p = sk_sockaddr_bytes((const struct sockaddr *)&d->io.peer, &v6);
+		sk_rl_key_make(&b, p, v6);
+		n += memcmp(&a, &b, sizeof(a)) == 0;
+	}
+	return n;
+}
+
 /* A datagram from an address with no session: the cookie exchange. */
 static void sk__listen(struct sk_dtls *t, struct sk_udp *u,
 		       const struct sockaddr *from, const void *buf,
@@ -635,7 +655,9 @@ static void sk__listen(struct sk_dtls *t, struct sk_udp *u,
 	 * a BIO of the session's own. */
 	if ((d = *sk__slot(t, u, from)) != NULL)
 		sk__drop(d, SK_DTLS_PEER, 0);
+	/* One source (with many ports) may not fill the table. */
 	if (t->stats.sessions >= t->cfg.max_sessions ||
+	    sk__from_source(t, from) >= SK_DTLS_PER_SOURCE ||
 	    (d = calloc(1, sizeof(*d))) == NULL) {
 		t->stats.full++;
 		SSL_free(t->lssl);

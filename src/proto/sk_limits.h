@@ -248,6 +248,9 @@
 #define SK_DTLS_SESSIONS_DEFAULT 256
 #define SK_DTLS_IDLE_MS_DEFAULT (300 * 1000)
 #define SK_DTLS_HANDSHAKE_MS_DEFAULT (10 * 1000)
+/* Sessions from one source (an IPv4 address or IPv6 /64, any port),
+ * handshakes included: one host cannot take every session. */
+#define SK_DTLS_PER_SOURCE 32
 /* The largest plaintext datagram: one that crosses a 1280-byte path in
  * one record (see SK_RMSG_MAX_DGRAM). */
 #define SK_DTLS_MAX_PLAIN SK_RMSG_MAX_DGRAM

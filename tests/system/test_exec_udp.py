@@ -423,3 +423,42 @@ def test_bench_exec_over_udp(udp_ex):
         r = sockit("bench", *args)
         assert r.returncode == 2, (args, r.stderr)
         assert r.stderr.splitlines()[0] == "sockit: bench: " + msg, r.stderr
+
+
+def test_one_source_cannot_take_every_session(udp_ex):
+    """Sessions (handshakes included) from one address are capped at 32
+    (SK_DTLS_PER_SOURCE), whatever its ports; one that ends frees its
+    place at once."""
+    s, hp, keys = udp_ex
+    host, port = s.addr("exec", "udp")
+    args = ["openssl", "s_client", "-dtls1_2", "-psk", KEY.hex(), "-psk_identity", "alice",
+            "-connect", "%s:%d" % (host, port)]
+    held = []
+
+    def shake(p):
+        seen = b""
+        while b"Cipher is" not in seen:
+            line = p.stdout.readline()
+            if not line:
+                return seen
+            seen += line
+        return seen
+
+    try:
+        for _ in range(32):
+            p = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL)
+            held.append(p)
+            assert b"New, TLSv1.2" in shake(p)
+        r = subprocess.run(["timeout", "3"] + args, input=b"", capture_output=True)
+        assert b"Cipher is PSK" not in r.stdout, r.stdout
+        # One says goodbye (close_notify at the end of its input): the
+        # next handshake from the same source is served.
+        held[0].stdin.close()
+        held[0].wait(timeout=20)
+        r = subprocess.run(args, input=b"", capture_output=True, timeout=20)
+        assert re.search(rb"New, TLSv1\.2, Cipher is PSK-", r.stdout), r.stdout
+    finally:
+        for p in held:
+            p.kill()
+            p.wait()
