@@ -17,16 +17,17 @@
  * --chat-idle-timeout 0` means what it says in any order.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <ini.h>
 #include <uv.h>
 
 #include "../net/log.h"
@@ -34,8 +35,16 @@
 #include "../net/settings.h"
 #include "../net/sockaddr.h"
 #include "../proto/addr.h"
+#include "../proto/ini.h"
+#include "../proto/sk_limits.h"
 #include "../svc/services.h"
 #include "cli.h"
+
+/* The configuration file read when -c is not given, if it exists;
+ * SOCKIT_CONFIG in the environment names another (empty: none). */
+#ifndef SK_CONF_DEFAULT
+#define SK_CONF_DEFAULT "/etc/sockit/sockit.conf"
+#endif
 
 /* Assignments kept until every source has been read. */
 #define SK__MAX_SETS 512
@@ -276,18 +285,23 @@ static int sk__add_spec(struct sk__specs *sp, const char *text, char *err,
 
 /* ---- the config file ---- */
 
-static int sk__ini_line(void *user, const char *section, const char *name,
-			const char *value)
+/* One setting of the file, in section (NUL-terminated strings). Returns
+ * 1, or 0 with a message in sv->err. */
+static int sk__ini_line(struct sk__serve *sv, const char *section,
+			const char *name, const char *value)
 {
-	struct sk__serve *sv = user;
 	const struct sk_opt *o;
 	enum sk__kind kind;
 	char key[64];
 	int svc;
 	size_t i;
 
-	if (sv->err[0] != '\0')
+	if (section[0] == '\0') {
+		snprintf(sv->err, sizeof(sv->err),
+			 "'%s' is outside any [section] (sockit reads [serve] "
+			 "and one per service)", name);
 		return 0;
+	}
 	if (strcmp(section, "serve") != 0 &&
 	    sk_service_find(section) == NULL) {
 		snprintf(sv->err, sizeof(sv->err),
@@ -308,6 +322,149 @@ static int sk__ini_line(void *user, const char *section, const char *name,
 	}
 	return sk__assign(sv, kind, svc, o, value, sv->err,
 			  sizeof(sv->err)) == 0;
+}
+
+/*
+ * Read the file at path whole into *buf (malloc'd, the caller frees it)
+ * and *len. It must be a regular file of at most SK_CONF_MAX bytes: it is
+ * opened without blocking and checked before the first read, so a FIFO
+ * without a writer, a device such as /dev/zero or a directory is refused
+ * at once instead of hanging or filling memory. Returns 0; 1 when the
+ * file does not exist and missing_ok; or -1 with a message in err.
+ */
+static int sk__conf_read(const char *path, int missing_ok, char **buf,
+			 size_t *len, char *err, size_t cap)
+{
+	struct stat st;
+	char *b = NULL;
+	size_t n = 0;
+	int fd = -1, rc = -1;
+
+	*buf = NULL;
+	*len = 0;
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		if (missing_ok && (errno == ENOENT || errno == ENOTDIR)) {
+			rc = 1;
+			goto out;
+		}
+		snprintf(err, cap, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (fstat(fd, &st) != 0) {
+		snprintf(err, cap, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		snprintf(err, cap, "%s: %s", path, strerror(EISDIR));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, cap, "%s: not a regular file", path);
+		goto out;
+	}
+	if (st.st_size > SK_CONF_MAX)
+		goto toobig;
+	/* One byte more than the limit, to see a file that grew past it. */
+	b = malloc(SK_CONF_MAX + 1);
+	if (b == NULL) {
+		snprintf(err, cap, "%s: out of memory", path);
+		goto out;
+	}
+	for (;;) {
+		ssize_t r = read(fd, b + n, SK_CONF_MAX + 1 - n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			snprintf(err, cap, "%s: %s", path, strerror(errno));
+			goto out;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n > SK_CONF_MAX)
+			goto toobig;
+	}
+	*buf = b;
+	*len = n;
+	b = NULL;
+	rc = 0;
+	goto out;
+toobig:
+	snprintf(err, cap, "%s: larger than %d bytes", path, SK_CONF_MAX);
+out:
+	free(b);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* Copy the span s[0..n) as a string into out[cap], or return -1 if it
+ * does not fit. */
+static int sk__span(const char *s, size_t n, char *out, size_t cap)
+{
+	if (n >= cap)
+		return -1;
+	memcpy(out, s, n);
+	out[n] = '\0';
+	return 0;
+}
+
+/* Read and apply the config file at path. Returns -1 when all is well
+ * (or, with missing_ok, when there is no such file), else an exit code
+ * after the one-line error, which names the file and the line. */
+static int sk__conf_load(struct sk__serve *sv, const char *path,
+			 int missing_ok)
+{
+	static char value[SK_CONF_LINE_MAX + 1];
+	char section[64] = "", key[64], err[512];
+	struct sk_ini_item it;
+	struct sk_ini p;
+	char *buf;
+	size_t len;
+	int rc;
+
+	rc = sk__conf_read(path, missing_ok, &buf, &len, err, sizeof(err));
+	if (rc == 1)
+		return -1;
+	if (rc != 0) {
+		fprintf(stderr, "sockit: serve: %s\n", err);
+		return SK_EXIT_USAGE;
+	}
+	sv->in_file = 1;
+	sk_ini_init(&p, buf, len);
+	while ((rc = sk_ini_next(&p, &it)) > 0) {
+		if (rc == SK_INI_SECTION) {
+			if (sk__span(it.name, it.name_len, section,
+				     sizeof(section)) != 0) {
+				snprintf(sv->err, sizeof(sv->err),
+					 "unknown section [%.*s...]", 32,
+					 it.name);
+				break;
+			}
+			continue;
+		}
+		if (sk__span(it.name, it.name_len, key, sizeof(key)) != 0) {
+			snprintf(sv->err, sizeof(sv->err),
+				 "unknown setting '%.*s...'", 32, it.name);
+			break;
+		}
+		/* Always fits: a value is shorter than its line. */
+		sk__span(it.value, it.value_len, value, sizeof(value));
+		if (!sk__ini_line(sv, section, key, value))
+			break;
+	}
+	sv->in_file = 0;
+	free(buf);
+	if (rc < 0)
+		snprintf(sv->err, sizeof(sv->err), "%s", sk_ini_strerror(rc));
+	if (sv->err[0] != '\0') {
+		fprintf(stderr, "sockit: serve: %s:%zu: %s\n", path, p.line,
+			sv->err);
+		return SK_EXIT_USAGE;
+	}
+	return -1;
 }
 
 /* ---- the command line ---- */
@@ -455,7 +612,9 @@ void sk_serve_help(FILE *f)
 	}
 	fputs("\n"
 	      "options:\n"
-	      "  -c, --config FILE           read settings from an INI file\n"
+	      "  -c, --config FILE           read settings from FILE (default\n"
+	      "                              " SK_CONF_DEFAULT ", read only\n"
+	      "                              if it exists; see sockit.conf(5))\n"
 	      "  -q, --quiet                 log only problems\n"
 	      "  -h, --help                  show this help\n", f);
 	sk_opts_help(f, NULL, sk__daemon_opts);
@@ -481,9 +640,10 @@ void sk_serve_help(FILE *f)
 		sk_opts_help(f, d->name, d->opts);
 	}
 	fputs("\n"
-	      "In the config file, [serve] holds 'service = SPEC' lines, the daemon's\n"
-	      "keys and limits for every service; [SERVICE] holds that service's keys\n"
-	      "and limits, without the prefix (for example '[ntp]' 'threads = 2').\n"
+	      "In the config file (sockit.conf(5)), [serve] holds 'service = SPEC'\n"
+	      "lines, the daemon's keys and limits for every service; [SERVICE] holds\n"
+	      "that service's keys and limits, without the prefix (for example '[ntp]'\n"
+	      "'threads = 2'). SOCKIT_CONFIG=FILE names another default file.\n"
 	      "The command line wins over the file, and a key for one service wins\n"
 	      "over the same key for every service. SIGINT or SIGTERM stops the\n"
 	      "daemon gracefully.\n"
@@ -614,21 +774,17 @@ static int sk__parse(struct sk__serve *sv, int argc, char **argv)
 		else if (c == '?')
 			return sk_usage_error("serve", "bad option");
 	}
+	/* -c FILE must be there; the default file is read if it is. */
 	if (config != NULL) {
-		sv->in_file = 1;
-		rc = ini_parse(config, sk__ini_line, sv);
-		sv->in_file = 0;
-		if (rc < 0) {
-			fprintf(stderr, "sockit: serve: %s: %s\n", config,
-				strerror(errno != 0 ? errno : ENOENT));
-			return SK_EXIT_USAGE;
-		}
-		if (rc > 0) {
-			fprintf(stderr, "sockit: serve: %s:%d: %s\n", config, rc,
-				sv->err[0] ? sv->err : "syntax error");
-			return SK_EXIT_USAGE;
-		}
+		rc = sk__conf_load(sv, config, 0);
+	} else {
+		config = getenv("SOCKIT_CONFIG");
+		if (config == NULL)
+			config = SK_CONF_DEFAULT;
+		rc = config[0] != '\0' ? sk__conf_load(sv, config, 1) : -1;
 	}
+	if (rc >= 0)
+		return rc;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, shorts, opts, &idx)) != -1) {
