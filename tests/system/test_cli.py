@@ -179,8 +179,10 @@ def test_user_drops_privileges(serve):
 
 
 def test_user_unknown():
+    # A usage error, found before binding (issue 10, part 7; it was exit 1,
+    # after binding).
     r = sockit("serve", "daytime=127.0.0.1:0", "--user", "no-such-user-xyz")
-    assert r.returncode == 1
+    assert r.returncode == 2
     assert "sockit: serve: --user no-such-user-xyz: no such user" in r.stderr
 
 
@@ -320,3 +322,101 @@ def test_every_command_has_version(cmd):
     r = sockit(cmd, "--version")
     assert (r.returncode, r.stdout, r.stderr) == (0, sockit("--version").stdout, "")
     assert r.stdout.startswith("sockit ")
+
+
+# ---- serve checks its whole command line before binding (part 7) --------
+
+def held_port():
+    """A TCP and UDP port of 127.0.0.1 that this test holds bound: a serve
+    that tried to bind it would fail with 'address already in use' (exit
+    1), so a usage error (exit 2) naming something else proves the check
+    came before any bind."""
+    t = socket.socket()
+    t.bind(("127.0.0.1", 0))
+    port = t.getsockname()[1]
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        u.bind(("127.0.0.1", port))
+    except OSError:
+        t.close()
+        u.close()
+        return held_port()
+    return port, (t, u)
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--user", "no-such-user-xyz", "daytime=127.0.0.1:{p}"],
+     "--user no-such-user-xyz: no such user"),
+    (["-u", "no-such-user-xyz", "daytime=127.0.0.1:{p}"],
+     "--user no-such-user-xyz: no such user"),
+    (["daytime=127.0.0.1:{p}", "time=127.0.0.1:{p}"],
+     "'daytime=127.0.0.1:{p}' and 'time=127.0.0.1:{p}' both listen on tcp 127.0.0.1:{p}"),
+    (["daytime/udp=127.0.0.1:{p}", "daytime/udp=127.0.0.1:{p}"],
+     "'daytime/udp=127.0.0.1:{p}' and 'daytime/udp=127.0.0.1:{p}' both listen on udp 127.0.0.1:{p}"),
+    (["daytime=0.0.0.0:{p}", "timefmt/udp=127.0.0.1:{p}"],
+     "'daytime=0.0.0.0:{p}' and 'timefmt/udp=127.0.0.1:{p}' both listen on udp 127.0.0.1:{p}"),
+    (["daytime=:{p}", "ntp=[::1]:{p}"],
+     "'daytime=:{p}' and 'ntp=[::1]:{p}' both listen on udp [::1]:{p}"),
+    (["welcome=unix:/nonexistent/s", "chat=unix:/nonexistent/s"],
+     "'welcome=unix:/nonexistent/s' and 'chat=unix:/nonexistent/s' both listen on unix /nonexistent/s"),
+    (["daytime=127.0.0.1:{p}", "--ntp-allow", "192.0.2.0/24"],
+     "--ntp-allow: ntp is not being served"),
+    (["daytime=127.0.0.1:{p}", "-b", "hi"], "-b: welcome is not being served"),
+    (["--banner", "hi", "daytime=127.0.0.1:{p}"], "--banner: welcome is not being served"),
+    (["--timefmt-idle-timeout", "5", "daytime=127.0.0.1:{p}"],
+     "--timefmt-idle-timeout: timefmt is not being served"),
+    (["--bogus", "daytime=127.0.0.1:{p}"], "unknown option '--bogus'"),
+    (["daytime=127.0.0.1:{p}", "--rate"], "option '--rate' needs an argument"),
+])
+def test_serve_refuses_before_binding(args, msg):
+    port, held = held_port()
+    try:
+        r = sockit("serve", *[a.replace("{p}", str(port)) for a in args])
+    finally:
+        for h in held:
+            h.close()
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr == "sockit: serve: %s\nTry 'sockit help serve'.\n" % \
+        msg.replace("{p}", str(port))
+
+
+def test_serve_port_0_twice_is_two_listeners(serve):
+    """Port 0 takes no fixed port (the kernel picks one each time): two
+    such specs are two listeners, not a clash."""
+    s = serve("daytime/tcp=127.0.0.1:0", "daytime/tcp=127.0.0.1:0")
+    ports = [p for _, p in s.addrs[("daytime", "tcp")]]
+    assert len(ports) == 2 and ports[0] != ports[1]
+
+
+def test_serve_option_of_a_served_service_is_fine(serve, tmp_path):
+    # And in the file, a section of a service not served is not an error.
+    cfg = tmp_path / "sockit.conf"
+    cfg.write_text("[ntp]\nallow = 192.0.2.0/24\n")
+    s = serve("-c", str(cfg), "--welcome-banner", "hi", "-b", "yo",
+              "welcome=127.0.0.1:0")
+    assert tcp_read_all(s.addr("welcome", "tcp")) == b"yo"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch user")
+@pytest.mark.parametrize("user,ids", [("65534", ("65534", "65534")),
+                                      ("4242", ("4242", "4242"))])
+def test_user_numeric(serve, user, ids):
+    """A numeric user ID: nobody's (65534), with its passwd group, or one
+    with no passwd entry, whose group is the same number."""
+    import pwd
+    if user == "4242":
+        try:
+            pwd.getpwuid(4242)
+            pytest.skip("uid 4242 has a passwd entry here")
+        except KeyError:
+            pass
+    else:
+        ids = (user, str(pwd.getpwuid(65534).pw_gid))
+    s = serve("daytime=127.0.0.1:0", "--user", user)
+    with open("/proc/%d/status" % s.proc.pid) as f:
+        status = f.read()
+    uid = re.search(r"^Uid:\s+(\d+)\s+(\d+)\s+(\d+)", status, re.M).groups()
+    gid = re.search(r"^Gid:\s+(\d+)\s+(\d+)\s+(\d+)", status, re.M).groups()
+    groups = re.search(r"^Groups:\s*(.*)$", status, re.M).group(1).split()
+    assert uid == (ids[0],) * 3 and gid == (ids[1],) * 3 and groups == [ids[1]]
+    assert tcp_read_all(s.addr("daytime", "tcp"))
