@@ -673,11 +673,12 @@ void sk_serve_help(FILE *f)
 
 /* Raise the open-file limit to the hard limit, for many idle peers, and
  * return the connections that fit in it (with room for listeners and
- * workers). */
-static unsigned sk__raise_nofile(void)
+ * workers); *nofile is the limit (0 if unknown). */
+static unsigned sk__raise_nofile(unsigned long long *nofile)
 {
 	struct rlimit rl;
 
+	*nofile = 0;
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
 		return 1024;
 	if (rl.rlim_cur < rl.rlim_max) {
@@ -685,6 +686,7 @@ static unsigned sk__raise_nofile(void)
 		setrlimit(RLIMIT_NOFILE, &rl);
 		getrlimit(RLIMIT_NOFILE, &rl);
 	}
+	*nofile = (unsigned long long)rl.rlim_cur;
 	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1u << 30)
 		return 1u << 30;
 	return rl.rlim_cur > 512 ? (unsigned)(rl.rlim_cur - 256)
@@ -1028,6 +1030,7 @@ int sk_cmd_serve(int argc, char **argv)
 	void *settings[SK_MAX_LISTENERS] = { NULL };
 	struct sk_svc_limits lim[SK_MAX_LISTENERS];
 	int want[SK_MAX_LISTENERS] = { 0 };
+	unsigned long long nofile;
 	size_t nsvc = sk__nsvc();
 	char err[256];
 	int rc = SK_EXIT_FAIL, warned = 0;
@@ -1074,7 +1077,7 @@ int sk_cmd_serve(int argc, char **argv)
 	tzset();
 	scfg.log_interval = sv->daemon.log_interval;
 	scfg.max_output = sv->daemon.max_output;
-	scfg.max_conn = sk__raise_nofile();
+	scfg.max_conn = sk__raise_nofile(&nofile);
 	srv = sk_server_new(&scfg);
 	if (srv == NULL) {
 		sk_log_warnx("serve: out of memory");
@@ -1095,10 +1098,10 @@ int sk_cmd_serve(int argc, char **argv)
 			    lim[i].max_conn > scfg.max_conn) {
 				sk_log_warnx("serve: max-conn %u (%s) is "
 					     "clamped to %u: the open-file "
-					     "limit allows the daemon no more "
-					     "connections in all",
+					     "limit (%llu) allows the daemon "
+					     "no more connections in all",
 					     lim[i].max_conn, d->name,
-					     scfg.max_conn);
+					     scfg.max_conn, nofile);
 				warned = 1;
 			}
 			inst[i] = sk_server_add(srv, d, settings[i], &lim[i],

@@ -515,3 +515,62 @@ def test_time_json_escapes_what_the_server_sends(srv):
     assert "\x01" not in r.stdout and "\x1b" not in r.stdout
     j = json.loads(r.stdout)
     assert j["format"] == fmt and j["reply"] == 'a"b\\c\x01\x1b[0m\u00e9%'
+
+
+# ---- warnings instead of silent changes (part 7) -----------------------
+
+def serve_with_nofile(nofile, *args):
+    """Run serve under an open-file limit of nofile (soft and hard) until
+    it is ready, stop it, and return (exit code, stderr)."""
+    import resource
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+    p = subprocess.Popen([SOCKIT, "serve"] + list(args), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, preexec_fn=limit)
+    try:
+        for line in p.stdout:
+            if line.startswith("sockit: ready"):
+                break
+    finally:
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=20)
+    return p.returncode, err
+
+
+def test_max_conn_clamp_is_said_once():
+    """Under a limit of 1024 open files the daemon holds 768 connections
+    (256 are kept for listeners and workers): a max-conn over that is
+    clamped, and one line says so, however many services it concerns."""
+    rc, err = serve_with_nofile(1024, "welcome=127.0.0.1:0", "daytime=127.0.0.1:0",
+                                "--max-conn", "100000")
+    assert rc == 0
+    assert [l for l in err.splitlines() if "max-conn" in l] == [
+        "sockit: serve: max-conn 100000 (welcome) is clamped to 768: the "
+        "open-file limit (1024) allows the daemon no more connections in all"]
+    rc, err = serve_with_nofile(1024, "welcome=127.0.0.1:0", "--max-conn", "700")
+    assert rc == 0 and "max-conn" not in err, err
+
+
+def test_bench_ntp_says_when_replies_are_mostly_kod(serve):
+    """Against the default rate limit (a burst of 8 per source, then one
+    every 8 s), a load test counts mostly KoD RATE replies: it says so and
+    what to do, instead of reporting the rate limit as the server's speed."""
+    s = serve("ntp=127.0.0.1:0", "--ntp-local-stratum", "10")
+    hp = s.hostport("ntp", "udp")
+    r = sockit("bench", "ntp", "-d", "1", "-s", "2", hp)
+    m = re.match(r"^sockit: bench: %s: (\d+) of (\d+) replies were kiss-o'-death: "
+                 r"the server is rate-limiting this load \(for sockit, serve with "
+                 r"--ntp-ratelimit 0\)\n$" % re.escape(hp), r.stderr)
+    assert m, r
+    kod, total = int(m.group(1)), int(m.group(2))
+    assert kod * 2 > total
+    if kod == total:  # nothing counted: no figure, exit 1
+        assert (r.returncode, r.stdout) == (1, "")
+    else:
+        assert r.returncode == 0
+        assert re.match(r"^ntp %s: %d replies in " % (re.escape(hp), total - kod), r.stdout)
+    # Without the limit, no such line.
+    s = serve("ntp=127.0.0.1:0", "--ntp-local-stratum", "10", "--ntp-ratelimit", "0")
+    r = sockit("bench", "ntp", "-d", "0.5", "-s", "2", s.hostport("ntp", "udp"))
+    assert (r.returncode, r.stderr) == (0, ""), r
