@@ -2,7 +2,9 @@
  * serve.c: `sockit serve`.
  *
  * Settings come from the embedded defaults, then the config file
- * (--config), then the command line. Every key is declared once
+ * (--config, or /etc/sockit/sockit.conf if it exists; its syntax is
+ * src/proto/ini.h's), then the command line. Everything is checked
+ * before the first socket is bound. Every key is declared once
  * (struct sk_opt): the daemon's own keys here, the limits every service
  * has in src/net/settings.c, and each service's keys in its own file.
  * The getopt table, the config-file sections and `sockit help serve` are
@@ -16,9 +18,9 @@
  * every service before keys for one, so `--idle-timeout 60
  * --chat-idle-timeout 0` means what it says in any order.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <arpa/inet.h>
 #include <getopt.h>
 #include <netdb.h>
 #include <pwd.h>
