@@ -12,7 +12,7 @@ JOBS ?= 2
 PYTHON ?= /usr/bin/python3
 FUZZ_SECONDS ?= 20
 GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
-FUZZERS := timefmt addr banner line rfc868 ntp frame exec_client chat rmsg
+FUZZERS := timefmt addr banner line rfc868 ntp frame exec_client chat rmsg ini
 
 .PHONY: all deps build run check unit system asan tsan fuzz banned bench install clean
 

@@ -141,8 +141,8 @@ static int sk__cmp_i64(const void *a, const void *b)
  */
 static long sk__bench_ntp(const struct sockaddr *sa, unsigned sources,
 			  unsigned window, unsigned long count, double end,
-			  double *last, unsigned long *bogus, int64_t *med,
-			  int64_t *p99)
+			  double *last, unsigned long *bogus,
+			  unsigned long *kod, int64_t *med, int64_t *p99)
 {
 	static struct sk__src src[SK__MAX_SOURCES];
 	static uint8_t req[SK__BATCH][SK_NTP_LEN], rbuf[SK__BATCH][64];
@@ -291,6 +291,7 @@ static long sk__bench_ntp(const struct sockaddr *sa, unsigned sources,
 						/* stratum 0 with a kiss code:
 						 * a KoD, not a time */
 						(*bogus)++;
+						(*kod)++;
 						continue;
 					}
 					got++;
@@ -992,6 +993,7 @@ int sk_cmd_bench(int argc, char **argv)
 		.size = 64,
 	};
 	unsigned long count = 10000000, window = 0, sources = 8, bogus = 0, v;
+	unsigned long kod = 0;
 	int chat_opts = 0, other_opts = 0, duration_set = 0;
 	int64_t med = 0, p99 = 0;
 	unsigned duration_ms = 3000;
@@ -1213,7 +1215,7 @@ int sk_cmd_bench(int argc, char **argv)
 		got = sk__bench_ntp((struct sockaddr *)&t.addr[0],
 				    (unsigned)sources, (unsigned)window, count,
 				    start + duration_ms / 1000.0, &last, &bogus,
-				    &med, &p99);
+				    &kod, &med, &p99);
 	else if (udp)
 		got = sk__bench_udp((struct sockaddr *)&t.addr[0],
 				    (unsigned)window, count,
@@ -1226,6 +1228,16 @@ int sk_cmd_bench(int argc, char **argv)
 		fprintf(stderr, "sockit: bench: %s: %s\n", t.name,
 			strerror((int)-got));
 		return SK_EXIT_FAIL;
+	}
+	/* Mostly kiss-o'-death: the figure measures the server's rate
+	 * limit, not the server. */
+	if (ntp && kod > (unsigned long)got) {
+		fprintf(stderr, "sockit: bench: %s: %lu of %lu replies were "
+			"kiss-o'-death: the server is rate-limiting this load "
+			"(for sockit, serve with --ntp-ratelimit 0)\n", t.name,
+			kod, kod + (unsigned long)got);
+		if (got == 0)
+			return SK_EXIT_FAIL;
 	}
 	if (got == 0) {
 		fprintf(stderr, "sockit: bench: no reply from %s\n", t.name);

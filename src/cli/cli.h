@@ -15,11 +15,13 @@
 #define SK_EXIT_EXEC 255       /* exec's own errors (as ssh) */
 
 #include <stdio.h>
+#include <sys/types.h>
 
 int sk_cmd_serve(int argc, char **argv);
-/* Switch to user's uid and gid and no other groups (after binding).
- * Returns 0, or -1 after logging why. */
-int sk_drop_privileges(const char *user);
+/* Switch to uid and gid and no other groups (after binding); user, as
+ * given to --user, names them in messages. Returns 0, or -1 after
+ * logging why. */
+int sk_drop_privileges(const char *user, uid_t uid, gid_t gid);
 /* `sockit help serve`, built from every service's declarations. */
 void sk_serve_help(FILE *f);
 int sk_cmd_welcome(int argc, char **argv);

@@ -3,7 +3,6 @@
  */
 #include <errno.h>
 #include <grp.h>
-#include <pwd.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,26 +103,18 @@ static int sk__leak_check_caps(void)
 }
 #endif
 
-int sk_drop_privileges(const char *user)
+int sk_drop_privileges(const char *user, uid_t uid, gid_t gid)
 {
-	struct passwd *pw;
 	int rc;
 
-	errno = 0;
-	pw = getpwnam(user);
-	if (pw == NULL) {
-		sk_log_warnx("serve: --user %s: no such user", user);
-		return -1;
-	}
 	rc = sk__leak_check_keep();
 	if (rc != 0) {
 		sk_log_warn(rc, "serve: --user %s: cannot keep capabilities",
 			    user);
 		return -1;
 	}
-	if (setgroups(1, &pw->pw_gid) != 0 ||
-	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) != 0 ||
-	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) != 0) {
+	if (setgroups(1, &gid) != 0 || setresgid(gid, gid, gid) != 0 ||
+	    setresuid(uid, uid, uid) != 0) {
 		sk_log_warn(-errno, "serve: --user %s: cannot switch user", user);
 		return -1;
 	}

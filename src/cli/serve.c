@@ -2,7 +2,9 @@
  * serve.c: `sockit serve`.
  *
  * Settings come from the embedded defaults, then the config file
- * (--config), then the command line. Every key is declared once
+ * (--config, or /etc/sockit/sockit.conf if it exists; its syntax is
+ * src/proto/ini.h's), then the command line. Everything is checked
+ * before the first socket is bound. Every key is declared once
  * (struct sk_opt): the daemon's own keys here, the limits every service
  * has in src/net/settings.c, and each service's keys in its own file.
  * The getopt table, the config-file sections and `sockit help serve` are
@@ -16,17 +18,21 @@
  * every service before keys for one, so `--idle-timeout 60
  * --chat-idle-timeout 0` means what it says in any order.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <netdb.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <ini.h>
 #include <uv.h>
 
 #include "../net/log.h"
@@ -34,8 +40,16 @@
 #include "../net/settings.h"
 #include "../net/sockaddr.h"
 #include "../proto/addr.h"
+#include "../proto/ini.h"
+#include "../proto/sk_limits.h"
 #include "../svc/services.h"
 #include "cli.h"
+
+/* The configuration file read when -c is not given, if it exists;
+ * SOCKIT_CONFIG in the environment names another (empty: none). */
+#ifndef SK_CONF_DEFAULT
+#define SK_CONF_DEFAULT "/etc/sockit/sockit.conf"
+#endif
 
 /* Assignments kept until every source has been read. */
 #define SK__MAX_SETS 512
@@ -55,7 +69,8 @@ struct sk__daemon {
 static const struct sk_opt sk__daemon_opts[] = {
 	{ .name = "user", .type = SK_OPT_STR, .off = SK__D(user),
 	  .size = sizeof(((struct sk__daemon *)0)->user), .arg = "USER",
-	  .help = "drop privileges to USER after binding", .short_opt = 'u' },
+	  .help = "drop privileges to USER (a name or a numeric\n"
+		  "user ID) after binding", .short_opt = 'u' },
 	{ .name = "quiet", .type = SK_OPT_UINT, .off = SK__D(quiet), .max = 1,
 	  .def = "0", .arg = "0|1",
 	  .help = "log only problems (-q on the command line)",
@@ -79,11 +94,14 @@ struct sk__set {
 	char *val;              /* the value (owned) */
 	int pass;               /* 0 file/all, 1 file/one, 2 argv/all, 3
 				 * argv/one */
+	char cli[64];           /* argv: the option as written ("-b",
+				 * "--ntp-allow"); file: "" */
 };
 
 /* The listener specs to serve, from the command line or the config. */
 struct sk__specs {
 	struct sk_spec spec[SK_MAX_LISTENERS]; /* parsed specs */
+	char text[SK_MAX_LISTENERS][SK_HOST_MAX + 64]; /* each as written */
 	size_t n;                              /* how many */
 };
 
@@ -96,6 +114,8 @@ struct sk__serve {
 	struct sk_svc_limits lscratch;     /* for checking limits */
 	struct sk__specs file_specs;       /* `service =` lines */
 	struct sk__specs specs;            /* what to serve */
+	uid_t uid;                         /* --user, resolved */
+	gid_t gid;                         /* and its group */
 	int in_file;                       /* reading the config file */
 	char err[256];                     /* the first error (file) */
 };
@@ -270,24 +290,36 @@ static int sk__add_spec(struct sk__specs *sp, const char *text, char *err,
 			 svc->name, s->transports == SK_TCP ? "tcp" : "udp");
 		return -1;
 	}
+	snprintf(sp->text[sp->n], sizeof(sp->text[sp->n]), "%s", text);
 	sp->n++;
 	return 0;
 }
 
+/* Spec k of sp as it was written. */
+static const char *sk__spec_text(const struct sk__specs *sp, size_t k)
+{
+	return sp->text[k];
+}
+
 /* ---- the config file ---- */
 
-static int sk__ini_line(void *user, const char *section, const char *name,
-			const char *value)
+/* One setting of the file, in section (NUL-terminated strings). Returns
+ * 1, or 0 with a message in sv->err. */
+static int sk__ini_line(struct sk__serve *sv, const char *section,
+			const char *name, const char *value)
 {
-	struct sk__serve *sv = user;
 	const struct sk_opt *o;
 	enum sk__kind kind;
 	char key[64];
 	int svc;
 	size_t i;
 
-	if (sv->err[0] != '\0')
+	if (section[0] == '\0') {
+		snprintf(sv->err, sizeof(sv->err),
+			 "'%s' is outside any [section] (sockit reads [serve] "
+			 "and one per service)", name);
 		return 0;
+	}
 	if (strcmp(section, "serve") != 0 &&
 	    sk_service_find(section) == NULL) {
 		snprintf(sv->err, sizeof(sv->err),
@@ -308,6 +340,149 @@ static int sk__ini_line(void *user, const char *section, const char *name,
 	}
 	return sk__assign(sv, kind, svc, o, value, sv->err,
 			  sizeof(sv->err)) == 0;
+}
+
+/*
+ * Read the file at path whole into *buf (malloc'd, the caller frees it)
+ * and *len. It must be a regular file of at most SK_CONF_MAX bytes: it is
+ * opened without blocking and checked before the first read, so a FIFO
+ * without a writer, a device such as /dev/zero or a directory is refused
+ * at once instead of hanging or filling memory. Returns 0; 1 when the
+ * file does not exist and missing_ok; or -1 with a message in err.
+ */
+static int sk__conf_read(const char *path, int missing_ok, char **buf,
+			 size_t *len, char *err, size_t cap)
+{
+	struct stat st;
+	char *b = NULL;
+	size_t n = 0;
+	int fd = -1, rc = -1;
+
+	*buf = NULL;
+	*len = 0;
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		if (missing_ok && (errno == ENOENT || errno == ENOTDIR)) {
+			rc = 1;
+			goto out;
+		}
+		snprintf(err, cap, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (fstat(fd, &st) != 0) {
+		snprintf(err, cap, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		snprintf(err, cap, "%s: %s", path, strerror(EISDIR));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, cap, "%s: not a regular file", path);
+		goto out;
+	}
+	if (st.st_size > SK_CONF_MAX)
+		goto toobig;
+	/* One byte more than the limit, to see a file that grew past it. */
+	b = malloc(SK_CONF_MAX + 1);
+	if (b == NULL) {
+		snprintf(err, cap, "%s: out of memory", path);
+		goto out;
+	}
+	for (;;) {
+		ssize_t r = read(fd, b + n, SK_CONF_MAX + 1 - n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			snprintf(err, cap, "%s: %s", path, strerror(errno));
+			goto out;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n > SK_CONF_MAX)
+			goto toobig;
+	}
+	*buf = b;
+	*len = n;
+	b = NULL;
+	rc = 0;
+	goto out;
+toobig:
+	snprintf(err, cap, "%s: larger than %d bytes", path, SK_CONF_MAX);
+out:
+	free(b);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* Copy the span s[0..n) as a string into out[cap], or return -1 if it
+ * does not fit. */
+static int sk__span(const char *s, size_t n, char *out, size_t cap)
+{
+	if (n >= cap)
+		return -1;
+	memcpy(out, s, n);
+	out[n] = '\0';
+	return 0;
+}
+
+/* Read and apply the config file at path. Returns -1 when all is well
+ * (or, with missing_ok, when there is no such file), else an exit code
+ * after the one-line error, which names the file and the line. */
+static int sk__conf_load(struct sk__serve *sv, const char *path,
+			 int missing_ok)
+{
+	static char value[SK_CONF_LINE_MAX + 1];
+	char section[64] = "", key[64], err[512];
+	struct sk_ini_item it;
+	struct sk_ini p;
+	char *buf;
+	size_t len;
+	int rc;
+
+	rc = sk__conf_read(path, missing_ok, &buf, &len, err, sizeof(err));
+	if (rc == 1)
+		return -1;
+	if (rc != 0) {
+		fprintf(stderr, "sockit: serve: %s\n", err);
+		return SK_EXIT_USAGE;
+	}
+	sv->in_file = 1;
+	sk_ini_init(&p, buf, len);
+	while ((rc = sk_ini_next(&p, &it)) > 0) {
+		if (rc == SK_INI_SECTION) {
+			if (sk__span(it.name, it.name_len, section,
+				     sizeof(section)) != 0) {
+				snprintf(sv->err, sizeof(sv->err),
+					 "unknown section [%.*s...]", 32,
+					 it.name);
+				break;
+			}
+			continue;
+		}
+		if (sk__span(it.name, it.name_len, key, sizeof(key)) != 0) {
+			snprintf(sv->err, sizeof(sv->err),
+				 "unknown setting '%.*s...'", 32, it.name);
+			break;
+		}
+		/* Always fits: a value is shorter than its line. */
+		sk__span(it.value, it.value_len, value, sizeof(value));
+		if (!sk__ini_line(sv, section, key, value))
+			break;
+	}
+	sv->in_file = 0;
+	free(buf);
+	if (rc < 0)
+		snprintf(sv->err, sizeof(sv->err), "%s", sk_ini_strerror(rc));
+	if (sv->err[0] != '\0') {
+		fprintf(stderr, "sockit: serve: %s:%zu: %s\n", path, p.line,
+			sv->err);
+		return SK_EXIT_USAGE;
+	}
+	return -1;
 }
 
 /* ---- the command line ---- */
@@ -366,7 +541,8 @@ static int sk__options(struct option *opts, struct sk__key *keys,
 	opts[n++] = (struct option){ "quiet", no_argument, NULL, 'q' };
 	opts[n++] = (struct option){ "help", no_argument, NULL, 'h' };
 	opts[n] = (struct option){ NULL, 0, NULL, 0 };
-	ns += (size_t)snprintf(shorts, 32, "c:qh");
+	/* Leading ':': getopt reports nothing itself (sk_option_error). */
+	ns += (size_t)snprintf(shorts, 32, ":c:qh");
 	/* Short forms declared with a key: they stand for the key's long
 	 * form, which the caller finds through keys[]. */
 	for (size_t i = 0; i + 3 < n && ns + 3 < 32; i++) {
@@ -455,7 +631,9 @@ void sk_serve_help(FILE *f)
 	}
 	fputs("\n"
 	      "options:\n"
-	      "  -c, --config FILE           read settings from an INI file\n"
+	      "  -c, --config FILE           read settings from FILE (default\n"
+	      "                              " SK_CONF_DEFAULT ", read only\n"
+	      "                              if it exists; see sockit.conf(5))\n"
 	      "  -q, --quiet                 log only problems\n"
 	      "  -h, --help                  show this help\n", f);
 	sk_opts_help(f, NULL, sk__daemon_opts);
@@ -481,9 +659,10 @@ void sk_serve_help(FILE *f)
 		sk_opts_help(f, d->name, d->opts);
 	}
 	fputs("\n"
-	      "In the config file, [serve] holds 'service = SPEC' lines, the daemon's\n"
-	      "keys and limits for every service; [SERVICE] holds that service's keys\n"
-	      "and limits, without the prefix (for example '[ntp]' 'threads = 2').\n"
+	      "In the config file (sockit.conf(5)), [serve] holds 'service = SPEC'\n"
+	      "lines, the daemon's keys and limits for every service; [SERVICE] holds\n"
+	      "that service's keys and limits, without the prefix (for example '[ntp]'\n"
+	      "'threads = 2'). SOCKIT_CONFIG=FILE names another default file.\n"
 	      "The command line wins over the file, and a key for one service wins\n"
 	      "over the same key for every service. SIGINT or SIGTERM stops the\n"
 	      "daemon gracefully.\n"
@@ -496,11 +675,12 @@ void sk_serve_help(FILE *f)
 
 /* Raise the open-file limit to the hard limit, for many idle peers, and
  * return the connections that fit in it (with room for listeners and
- * workers). */
-static unsigned sk__raise_nofile(void)
+ * workers); *nofile is the limit (0 if unknown). */
+static unsigned sk__raise_nofile(unsigned long long *nofile)
 {
 	struct rlimit rl;
 
+	*nofile = 0;
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
 		return 1024;
 	if (rl.rlim_cur < rl.rlim_max) {
@@ -508,6 +688,7 @@ static unsigned sk__raise_nofile(void)
 		setrlimit(RLIMIT_NOFILE, &rl);
 		getrlimit(RLIMIT_NOFILE, &rl);
 	}
+	*nofile = (unsigned long long)rl.rlim_cur;
 	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1u << 30)
 		return 1u << 30;
 	return rl.rlim_cur > 512 ? (unsigned)(rl.rlim_cur - 256)
@@ -586,6 +767,171 @@ static int sk__bind_spec(struct sk_server *srv, struct sk_svc *v,
 	return 0;
 }
 
+/* ---- checks before anything is bound ---- */
+
+/* One address a listener spec takes, to find two specs that take the
+ * same one (they would fail with "address already in use", or, for UDP
+ * and ntp's SO_REUSEPORT, share it silently). */
+struct sk__take {
+	unsigned transport;     /* SK_TCP, SK_UDP or SK_UNIX */
+	int family;             /* AF_INET or AF_INET6; 0: a name or path */
+	unsigned char addr[16]; /* the address, when family is set */
+	const char *text;       /* the host or the unix path as written */
+	uint16_t port;          /* the port; 0 takes none (the kernel picks) */
+	size_t spec;            /* which spec */
+};
+
+/* Do a and b take the same address? A wildcard address takes its
+ * family's port on every address. */
+static int sk__takes_same(const struct sk__take *a, const struct sk__take *b)
+{
+	static const unsigned char any[16];
+	size_t n;
+
+	if (a->transport != b->transport)
+		return 0;
+	if (a->transport == SK_UNIX)
+		return strcmp(a->text, b->text) == 0;
+	if (a->port == 0 || a->port != b->port)
+		return 0;
+	if (a->family == 0 || b->family == 0)
+		return a->family == b->family &&
+		       strcasecmp(a->text, b->text) == 0;
+	if (a->family != b->family)
+		return 0;
+	n = a->family == AF_INET ? 4 : 16;
+	return memcmp(a->addr, b->addr, n) == 0 ||
+	       memcmp(a->addr, any, n) == 0 || memcmp(b->addr, any, n) == 0;
+}
+
+/* Refuse two listener specs that take the same address. Returns -1, or
+ * an exit code after the usage error. */
+static int sk__check_clashes(const struct sk__specs *sp)
+{
+	static struct sk__take t[SK_MAX_LISTENERS * 4];
+	static const char *const loop[2] = { "127.0.0.1", "::1" };
+	size_t nt = 0;
+
+	for (size_t k = 0; k < sp->n; k++) {
+		const struct sk_spec *s = &sp->spec[k];
+		const struct sk_service *d = sk_service_find(s->service);
+		unsigned want = s->transports ? s->transports : d->transports;
+		int def = s->host[0] == '\0';
+
+		if (s->transports == SK_UNIX) {
+			t[nt++] = (struct sk__take){ .transport = SK_UNIX,
+						     .text = s->host,
+						     .spec = k };
+			continue;
+		}
+		for (unsigned tr = SK_TCP; tr <= SK_UDP; tr <<= 1) {
+			if (!(want & tr))
+				continue;
+			for (int h = 0; h < (def ? 2 : 1); h++) {
+				struct sk__take *x = &t[nt++];
+				const char *host = def ? loop[h] : s->host;
+
+				memset(x, 0, sizeof(*x));
+				x->transport = tr;
+				x->text = host;
+				x->port = s->has_port ? s->port : d->port;
+				x->spec = k;
+				if (inet_pton(AF_INET, host, x->addr) == 1)
+					x->family = AF_INET;
+				else if (inet_pton(AF_INET6, host, x->addr) == 1)
+					x->family = AF_INET6;
+			}
+		}
+	}
+	for (size_t j = 1; j < nt; j++) {
+		for (size_t i = 0; i < j; i++) {
+			const struct sk__take *a = &t[i], *b = &t[j];
+
+			if (a->spec == b->spec || !sk__takes_same(a, b))
+				continue;
+			if (b->transport == SK_UNIX)
+				return sk_usage_error("serve", "'%s' and '%s' "
+					"both listen on unix %s",
+					sk__spec_text(sp, a->spec),
+					sk__spec_text(sp, b->spec), b->text);
+			return sk_usage_error("serve", "'%s' and '%s' both "
+				"listen on %s %s%s%s:%u",
+				sk__spec_text(sp, a->spec),
+				sk__spec_text(sp, b->spec),
+				b->transport == SK_TCP ? "tcp" : "udp",
+				b->family == AF_INET6 ? "[" : "", b->text,
+				b->family == AF_INET6 ? "]" : "",
+				(unsigned)b->port);
+		}
+	}
+	return -1;
+}
+
+/*
+ * Resolve --user: a name, or a numeric user ID. A number that has a
+ * passwd entry gets that entry's group; one without gets the group of
+ * the same number (never root's, 0, unless the ID is 0). Returns 0, or
+ * -1 when there is no such user.
+ */
+static int sk__user(const char *user, uid_t *uid, gid_t *gid)
+{
+	struct passwd *pw;
+	unsigned long n;
+
+	errno = 0;
+	pw = getpwnam(user);
+	if (pw == NULL && sk_parse_uint(user, 0, 0xfffffffeul, &n) == 0) {
+		pw = getpwuid((uid_t)n);
+		if (pw == NULL) {
+			*uid = (uid_t)n;
+			*gid = (gid_t)n;
+			return 0;
+		}
+	}
+	if (pw == NULL)
+		return -1;
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	return 0;
+}
+
+/* Everything that can be known wrong before binding, once the settings
+ * and specs are gathered. Returns -1, or an exit code after the usage
+ * error. */
+static int sk__check(struct sk__serve *sv)
+{
+	int served[SK_MAX_LISTENERS] = { 0 };
+	int rc;
+
+	rc = sk__check_clashes(&sv->specs);
+	if (rc >= 0)
+		return rc;
+	for (size_t k = 0; k < sv->specs.n; k++) {
+		const struct sk_service *d =
+			sk_service_find(sv->specs.spec[k].service);
+
+		for (int i = 0; sk_services[i] != NULL; i++)
+			if (sk_services[i] == d)
+				served[i] = 1;
+	}
+	/* A command-line option of a service that is not served would be
+	 * ignored; the file may well hold sections for services that this
+	 * command line does not serve. */
+	for (size_t k = 0; k < sv->nset; k++) {
+		const struct sk__set *st = &sv->set[k];
+
+		if (st->pass >= 2 && st->svc >= 0 && !served[st->svc])
+			return sk_usage_error("serve", "%s: %s is not being "
+					      "served", st->cli,
+					      sk_services[st->svc]->name);
+	}
+	if (sv->daemon.user[0] != '\0' &&
+	    sk__user(sv->daemon.user, &sv->uid, &sv->gid) != 0)
+		return sk_usage_error("serve", "--user %s: no such user",
+				      sv->daemon.user);
+	return -1;
+}
+
 static struct sk__serve sk__sv;
 
 /* Parse everything; returns -1 when all is well, else an exit code. */
@@ -597,6 +943,7 @@ static int sk__parse(struct sk__serve *sv, int argc, char **argv)
 	const char *config = NULL;
 	char shorts[32], err[256];
 	int c, idx, rc, n, quiet = -1;
+	size_t nset;
 	/* The command line is read twice: for --config and -h first, then,
 	 * after the file, for the settings, which must win over it. */
 	n = sk__options(opts, keys, names, shorts, SK__MAX_KEYS);
@@ -605,30 +952,26 @@ static int sk__parse(struct sk__serve *sv, int argc, char **argv)
 		return SK_EXIT_FAIL;
 	}
 	optind = 1;
-	opterr = 1;
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, shorts, opts, &idx)) != -1) {
 		if (c == 'c')
 			config = optarg;
 		else if (c == 'h')
 			return sk_help("serve");
-		else if (c == '?')
-			return sk_usage_error("serve", "bad option");
+		else if (c == '?' || c == ':')
+			return sk_option_error("serve", argv, c);
 	}
+	/* -c FILE must be there; the default file is read if it is. */
 	if (config != NULL) {
-		sv->in_file = 1;
-		rc = ini_parse(config, sk__ini_line, sv);
-		sv->in_file = 0;
-		if (rc < 0) {
-			fprintf(stderr, "sockit: serve: %s: %s\n", config,
-				strerror(errno != 0 ? errno : ENOENT));
-			return SK_EXIT_USAGE;
-		}
-		if (rc > 0) {
-			fprintf(stderr, "sockit: serve: %s:%d: %s\n", config, rc,
-				sv->err[0] ? sv->err : "syntax error");
-			return SK_EXIT_USAGE;
-		}
+		rc = sk__conf_load(sv, config, 0);
+	} else {
+		config = getenv("SOCKIT_CONFIG");
+		if (config == NULL)
+			config = SK_CONF_DEFAULT;
+		rc = config[0] != '\0' ? sk__conf_load(sv, config, 1) : -1;
 	}
+	if (rc >= 0)
+		return rc;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, shorts, opts, &idx)) != -1) {
@@ -653,9 +996,16 @@ static int sk__parse(struct sk__serve *sv, int argc, char **argv)
 		}
 		if (k == NULL)
 			return sk_usage_error("serve", "bad option");
+		nset = sv->nset;
 		if (sk__assign(sv, k->kind, k->svc, k->o, optarg, err,
 			       sizeof(err)) != 0)
 			return sk_usage_error("serve", "--%s", err);
+		if (sv->nset > nset && c >= 256)
+			snprintf(sv->set[nset].cli, sizeof(sv->set[nset].cli),
+				 "--%s", names[c - 256]);
+		else if (sv->nset > nset)
+			snprintf(sv->set[nset].cli, sizeof(sv->set[nset].cli),
+				 "-%c", c);
 	}
 	if (quiet >= 0)
 		sv->daemon.quiet = 1;
@@ -669,7 +1019,7 @@ static int sk__parse(struct sk__serve *sv, int argc, char **argv)
 			sk__add_spec(&sv->specs, sk_services[i]->name, err,
 				     sizeof(err));
 	}
-	return -1;
+	return sk__check(sv);
 }
 
 int sk_cmd_serve(int argc, char **argv)
@@ -678,6 +1028,11 @@ int sk_cmd_serve(int argc, char **argv)
 	struct sk_server_config scfg;
 	struct sk_server *srv = NULL;
 	struct sk_svc *inst[SK_MAX_LISTENERS] = { NULL };
+	/* Each served service's settings, until the server owns them. */
+	void *settings[SK_MAX_LISTENERS] = { NULL };
+	struct sk_svc_limits lim[SK_MAX_LISTENERS];
+	int want[SK_MAX_LISTENERS] = { 0 };
+	unsigned long long nofile;
 	size_t nsvc = sk__nsvc();
 	char err[256];
 	int rc = SK_EXIT_FAIL, warned = 0;
@@ -700,13 +1055,31 @@ int sk_cmd_serve(int argc, char **argv)
 	rc = sk__parse(sv, argc, argv);
 	if (rc >= 0)
 		goto out;
+	/* Every served service's settings, checked as a whole (a service's
+	 * own check may refuse a combination) before anything is bound. */
+	for (size_t k = 0; k < sv->specs.n; k++) {
+		const struct sk_service *d =
+			sk_service_find(sv->specs.spec[k].service);
+		size_t i = 0;
+
+		while (sk_services[i] != d)
+			i++;
+		if (want[i])
+			continue;
+		want[i] = 1;
+		if (sk__settle(sv, (int)i, &settings[i], &lim[i], err,
+			       sizeof(err)) != 0) {
+			rc = sk_usage_error("serve", "%s", err);
+			goto out;
+		}
+	}
 	rc = SK_EXIT_FAIL;
 	sk_log_quiet((int)sv->daemon.quiet);
 
 	tzset();
 	scfg.log_interval = sv->daemon.log_interval;
 	scfg.max_output = sv->daemon.max_output;
-	scfg.max_conn = sk__raise_nofile();
+	scfg.max_conn = sk__raise_nofile(&nofile);
 	srv = sk_server_new(&scfg);
 	if (srv == NULL) {
 		sk_log_warnx("serve: out of memory");
@@ -720,28 +1093,22 @@ int sk_cmd_serve(int argc, char **argv)
 		while (sk_services[i] != d)
 			i++;
 		if (inst[i] == NULL) {
-			struct sk_svc_limits lim;
-			void *settings;
 			int e;
 
-			if (sk__settle(sv, (int)i, &settings, &lim, err,
-				       sizeof(err)) != 0) {
-				free(settings);
-				rc = sk_usage_error("serve", "%s", err);
-				goto stop;
-			}
 			/* Once: the daemon's total is one number. */
 			if ((d->transports & SK_TCP) && !warned &&
-			    lim.max_conn > scfg.max_conn) {
-				sk_log_warnx("serve: max-conn %u (%s) is over "
-					     "what the open-file limit allows; "
-					     "the daemon holds at most %u "
-					     "connections in all",
-					     lim.max_conn, d->name,
-					     scfg.max_conn);
+			    lim[i].max_conn > scfg.max_conn) {
+				sk_log_warnx("serve: max-conn %u (%s) is "
+					     "clamped to %u: the open-file "
+					     "limit (%llu) allows the daemon "
+					     "no more connections in all",
+					     lim[i].max_conn, d->name,
+					     scfg.max_conn, nofile);
 				warned = 1;
 			}
-			inst[i] = sk_server_add(srv, d, settings, &lim, &e);
+			inst[i] = sk_server_add(srv, d, settings[i], &lim[i],
+						&e);
+			settings[i] = NULL; /* the server's, or freed */
 			if (inst[i] == NULL) {
 				sk_log_warn(e, "%s: cannot start", d->name);
 				goto stop;
@@ -751,7 +1118,7 @@ int sk_cmd_serve(int argc, char **argv)
 			goto stop;
 	}
 	if (sv->daemon.user[0] != '\0' &&
-	    sk_drop_privileges(sv->daemon.user) != 0)
+	    sk_drop_privileges(sv->daemon.user, sv->uid, sv->gid) != 0)
 		goto stop;
 	printf("sockit: ready, %zu socket%s, pid %ld\n",
 	       sk_server_listeners(srv),
@@ -766,8 +1133,10 @@ stop:
 			rc = SK_EXIT_FAIL;
 	}
 out:
-	for (size_t i = 0; i < nsvc; i++)
+	for (size_t i = 0; i < nsvc; i++) {
 		free(sv->scratch[i]);
+		free(settings[i]);
+	}
 	for (size_t k = 0; k < sv->nset; k++)
 		free(sv->set[k].val);
 	return rc;

@@ -383,6 +383,16 @@
  * with room for comments. */
 #define SK_KEY_FILE_MAX (64 * 1024)
 
+/* The configuration file, read whole into memory at start-up: a path
+ * that names something endless or huge (/dev/zero, a log file given by
+ * mistake) is refused at this size instead of filling memory. */
+#define SK_CONF_MAX (1024 * 1024)
+/* One line of the configuration file, its LF and a CR before it not
+ * counted; a longer line is an error naming it, never cut in two (a cut
+ * line's tail would be read as a setting of its own). A plain number:
+ * src/proto/ini.c spells it in its error message. */
+#define SK_CONF_LINE_MAX 4096
+
 /* Services that one `sockit serve` may listen on at once. */
 #define SK_MAX_LISTENERS 64
 

@@ -27,6 +27,11 @@ import pytest
 # exec makes a key file under the config directory on first start: keep
 # the tests' own, away from the user's.
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="sockit-test-config-")
+# `sockit serve` reads /etc/sockit/sockit.conf when it exists; the tests
+# never read the machine's: SOCKIT_CONFIG names the default file instead,
+# one that does not exist unless a test writes it.
+os.environ["SOCKIT_CONFIG"] = os.path.join(os.environ["XDG_CONFIG_HOME"],
+                                           "sockit.conf")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SOCKIT = os.environ.get("SOCKIT_BIN", os.path.join(ROOT, "build", "sockit"))

@@ -1,4 +1,4 @@
-"""`make install` installs the binary and the man page under DESTDIR and
+"""`make install` installs the binary and the man pages under DESTDIR and
 PREFIX (through the same cmake --install step the Makefile runs)."""
 import os
 import subprocess
@@ -16,5 +16,7 @@ def test_install_tree(tmp_path):
     man = tmp_path / "opt/sk/share/man/man1/sockit.1"
     assert os.access(binary, os.X_OK)
     assert man.read_text().startswith(".TH") or ".TH SOCKIT 1" in man.read_text()
+    man5 = tmp_path / "opt/sk/share/man/man5/sockit.conf.5"
+    assert man5.read_text().startswith(".TH SOCKIT.CONF 5 ")
     r = subprocess.run([str(binary), "--version"], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.startswith("sockit ")

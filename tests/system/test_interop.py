@@ -79,3 +79,30 @@ def test_socat_timefmt_udp(srv):
         r = run([socat, "-T2", "-", "UDP:%s:%d" % (host, port)], input=b"%Y-%m")
     assert r.returncode == 0, r.stderr
     assert r.stdout.decode() in w.strftime("%Y-%m"), r.stdout
+
+
+def test_ncat_udp_with_its_input_kept_open(srv):
+    """The README's way with `ncat -u`: its input stays open until the
+    reply is in (ncat exits as soon as its input ends, without waiting
+    for one); the reply has no newline, as timefmt sends none over UDP."""
+    import os
+    import select
+    ncat = need("ncat")
+    host, port = srv.addr("timefmt", "udp")
+    p = subprocess.Popen([ncat, "-u", host, str(port)], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        with Window() as w:
+            p.stdin.write(b"%Y-%m")
+            p.stdin.flush()
+            ready, _, _ = select.select([p.stdout], [], [], 10)
+            assert ready, "no reply through ncat -u"
+            got = os.read(p.stdout.fileno(), 100)
+    finally:
+        p.stdin.close()
+        p.wait(timeout=10)
+    out, err = p.stdout.read(), p.stderr.read()
+    p.stdout.close()
+    p.stderr.close()
+    assert p.returncode == 0, err
+    assert (got + out).decode() in w.strftime("%Y-%m"), got + out

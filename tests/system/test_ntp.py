@@ -465,6 +465,9 @@ def test_client_against_sockit(ntp):
                    ntp.hostport("ntp", "udp", socket.AF_INET6))
     assert r.returncode == 0, r.stderr
     j = json.loads(r.stdout)
+    assert list(j)[:4] == ["server", "protocol", "transport", "time"], j
+    assert (j["server"], j["protocol"], j["transport"]) == (
+        ntp.hostport("ntp", "udp", socket.AF_INET6), "ntp", "udp")
     assert j["stratum"] == 10 and j["leap"] == "no-leap" and j["refid"] == "127.127.1.1"
     assert j["version"] == 4 and j["root_delay"] == 0 and j["root_dispersion"] == 0
     m = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{6})Z$", j["time"])
