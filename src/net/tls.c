@@ -111,7 +111,9 @@ int sk_keys_load(const char *path, struct sk_keys *keys, char *err,
 	size_t len = 0, line;
 	int fd = -1, rc;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* O_NONBLOCK: a FIFO must not hold the open until a writer comes;
+	 * it is refused below, as anything but a regular file is. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0) {
 		rc = -errno;
 		snprintf(err, cap, "%s: %s", path, strerror(-rc));

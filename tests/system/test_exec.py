@@ -676,3 +676,14 @@ def test_repl_on_a_terminal(tls_ex, tmp_path):
     hist = (tmp_path / "state" / "sockit" / "exec_history")
     assert oct(hist.stat().st_mode & 0o777) == "0o600"
     assert "echo\\040after" in hist.read_text()
+
+
+def test_key_file_that_is_a_fifo_is_refused_at_once(tmp_path):
+    fifo = str(tmp_path / "keys")
+    os.mkfifo(fifo, 0o600)
+    r = sockit("serve", "exec=127.0.0.1:0", "--exec-keys", fifo, timeout=20)
+    assert r.returncode == 1
+    assert "sockit: exec: %s: not a regular file" % fifo in r.stderr
+    r = sockit("exec", "-k", fifo, "127.0.0.1:1", "--", "true", timeout=20)
+    assert r.returncode == 255
+    assert r.stderr == "sockit: exec: %s: not a regular file\n" % fifo
