@@ -30,6 +30,7 @@ int sk_cmd_bench(int argc, char **argv);
 int sk_cmd_exec(int argc, char **argv);
 int sk_cmd_chat(int argc, char **argv);
 int sk_cmd_keygen(int argc, char **argv);
+int sk_cmd_status(int argc, char **argv);
 
 /* Print `sockit help CMD` for cmd to stdout, or the overview for NULL.
  * Returns SK_EXIT_OK, or SK_EXIT_USAGE for an unknown command. */

@@ -44,6 +44,9 @@ static const struct sk_cmd sk__cmds[] = {
 	{ "keygen", sk_cmd_keygen, "add an identity and key to an exec key file",
 #include "help_keygen.inc"
 	  , NULL },
+	{ "status", sk_cmd_status, "ask the running daemon for its counters",
+#include "help_status.inc"
+	  , NULL },
 	{ "bench", sk_cmd_bench, "load-test a server (bounded in count and time)",
 #include "help_bench.inc"
 	  , NULL },

@@ -39,6 +39,7 @@
 #include "../net/server.h"
 #include "../net/settings.h"
 #include "../net/sockaddr.h"
+#include "../net/status.h"
 #include "../proto/addr.h"
 #include "../proto/ini.h"
 #include "../proto/sk_limits.h"
@@ -62,6 +63,8 @@ struct sk__daemon {
 	unsigned quiet;         /* 1: log only problems */
 	unsigned log_interval;  /* seconds between drop summaries */
 	unsigned max_output;    /* bytes queued for all TCP peers */
+	char control[SK_UNIX_PATH_MAX]; /* the control socket; "": the
+				 * default; "none": none */
 };
 
 #define SK__D(f) offsetof(struct sk__daemon, f)
@@ -80,6 +83,11 @@ static const struct sk_opt sk__daemon_opts[] = {
 	SK_OPT_NUM(SK_OPT_UINT, "max-output-total", SK__D(max_output), 65536, 4095u * 1024 * 1024, "67108864", "BYTES",
 		   "output queued for all TCP peers together; a write\n"
 	  "that would go over closes its peer"),
+	{ .name = "control", .type = SK_OPT_STR, .off = SK__D(control),
+	  .size = sizeof(((struct sk__daemon *)0)->control), .arg = "PATH",
+	  .help = "the control socket for sockit status, or 'none'\n"
+		  "(default: /run/sockit/control as root, else\n"
+		  "$XDG_RUNTIME_DIR/sockit/control)" },
 	SK_OPT_END,
 };
 
@@ -695,6 +703,46 @@ static unsigned sk__raise_nofile(unsigned long long *nofile)
 				 : (unsigned)(rl.rlim_cur / 2);
 }
 
+/*
+ * The control socket for `sockit status`, bound while we are still who
+ * started us and handed to the user we become. One named with control
+ * must work; the default's failure (another daemon has it, no runtime
+ * directory) is a warning, as status is not what the daemon is for.
+ * Returns 0, or -1 (reported).
+ */
+static int sk__control(struct sk_server *srv, const struct sk__serve *sv)
+{
+	char path[SK_UNIX_PATH_MAX], err[700];
+	int named = sv->daemon.control[0] != '\0', rc, none = 0;
+
+	if (strcmp(sv->daemon.control, "none") == 0)
+		none = 1;
+	else if (named)
+		snprintf(path, sizeof(path), "%s", sv->daemon.control);
+	else if (sk_status_default_path(path, sizeof(path)) != 0)
+		none = 1;
+	/* SIGUSR1 logs the status even without a socket. */
+	rc = sk_status_start(srv, none ? NULL : path,
+			     sv->daemon.user[0] != '\0' ? sv->uid : (uid_t)-1,
+			     sv->gid, err, sizeof(err));
+	if (rc == 0) {
+		if (!none)
+			sk_log_info("control socket %s", path);
+		return 0;
+	}
+	if (rc == -ENOMEM || none) {
+		sk_log_warnx("serve: %s", err);
+		return -1;
+	}
+	if (named) {
+		sk_log_warnx("serve: control socket %s", err);
+		return -1;
+	}
+	sk_log_warnx("serve: no control socket (sockit status will not reach "
+		     "this daemon): %s", err);
+	return 0;
+}
+
 /* Bind every listener for one spec. Returns 0 or -1 (already reported).
  * Without an address, a spec binds 127.0.0.1 and ::1; a host without
  * IPv6 loopback only gets a warning for the second. */
@@ -1117,6 +1165,8 @@ int sk_cmd_serve(int argc, char **argv)
 		if (sk__bind_spec(srv, inst[i], &sv->specs.spec[k]) != 0)
 			goto stop;
 	}
+	if (sk__control(srv, sv) != 0)
+		goto stop;
 	if (sv->daemon.user[0] != '\0' &&
 	    sk_drop_privileges(sv->daemon.user, sv->uid, sv->gid) != 0)
 		goto stop;

@@ -43,7 +43,7 @@ struct sk__worker {
 	unsigned long perr;            /* poll errors not logged yet */
 	void *state;                   /* the service's worker state */
 	struct sk_batch_stats st;      /* local counters */
-	_Atomic unsigned long shared[5]; /* st published for the main loop */
+	_Atomic unsigned long shared[SK_BATCH_NSTATS]; /* st published for the main loop */
 	struct sk_dgram d[SK_BATCH_MSGS];          /* the batch */
 	uint8_t in[SK_BATCH_MSGS][SK_BATCH_IN];    /* request bytes */
 	union {
@@ -70,7 +70,7 @@ static void sk__publish(struct sk__worker *w)
 {
 	unsigned long *v = (unsigned long *)&w->st;
 
-	for (int i = 0; i < 5; i++) {
+	for (int i = 0; i < SK_BATCH_NSTATS; i++) {
 		if (v[i] != 0)
 			atomic_fetch_add_explicit(&w->shared[i], v[i],
 						  memory_order_relaxed);
@@ -159,6 +159,7 @@ static void sk__send(struct sk__worker *w, int n)
 		rc = sendmmsg(w->fd, m + sent, (unsigned)chunk, 0);
 		if (rc > 0) {
 			sent += rc;
+			w->st.sent += (unsigned long)rc;
 			continue;
 		}
 		if (rc < 0 && errno == EINTR)
@@ -279,6 +280,7 @@ static void sk__readable(uv_poll_t *p, int status, int events)
 
 		if (n == 0)
 			break;
+		w->st.received += (unsigned long)n;
 		w->b->ops->handle(w->state, w->d, (size_t)n, &w->st);
 		sk__send(w, n);
 		if (n < SK_BATCH_MSGS)
@@ -302,6 +304,7 @@ static void sk__readable(uv_poll_t *p, int status, int events)
 		n = sk__recv(w);
 		if (n == 0)
 			continue;
+		w->st.received += (unsigned long)n;
 		w->b->ops->handle(w->state, w->d, (size_t)n, &w->st);
 		sk__send(w, n);
 		idle_since = uv_hrtime();
@@ -486,7 +489,7 @@ static unsigned sk__stop_all(struct sk_batch *b, struct sk_batch_stats *sum)
 			uv_run(&w->loop, UV_RUN_DEFAULT);
 			uv_loop_close(&w->loop);
 		}
-		for (int k = 0; k < 5; k++)
+		for (int k = 0; k < SK_BATCH_NSTATS; k++)
 			s[k] += atomic_load_explicit(&w->shared[k],
 						     memory_order_relaxed);
 		sk__worker_free(w, b->ops);
@@ -620,7 +623,7 @@ void sk_batch_take_stats(struct sk_batch *b, struct sk_batch_stats *sum)
 
 	memset(sum, 0, sizeof(*sum));
 	for (unsigned i = 0; i < b->n; i++)
-		for (int k = 0; k < 5; k++)
+		for (int k = 0; k < SK_BATCH_NSTATS; k++)
 			s[k] += atomic_exchange_explicit(&b->w[i]->shared[k], 0,
 							 memory_order_relaxed);
 }

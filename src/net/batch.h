@@ -54,14 +54,19 @@ struct sk_dgram {
 
 /* Counters a worker adds to; the main loop reads them for summaries. */
 struct sk_batch_stats {
-	unsigned long bad;     /* malformed or not for us */
-	unsigned long denied;  /* refused by access control */
-	unsigned long limited; /* over the rate limit, dropped */
-	unsigned long kod;     /* over the rate limit, answered with KoD */
-	unsigned long unsent;  /* replies the kernel would not take */
+	unsigned long bad;      /* malformed or not for us */
+	unsigned long denied;   /* refused by access control */
+	unsigned long limited;  /* over the rate limit, dropped */
+	unsigned long kod;      /* over the rate limit, answered with KoD */
+	unsigned long unsent;   /* replies the kernel would not take */
+	unsigned long received; /* datagrams read */
+	unsigned long sent;     /* replies the kernel took */
 };
 
-_Static_assert(sizeof(struct sk_batch_stats) == 5 * sizeof(unsigned long),
+/* The counters, which are summed as an array. */
+#define SK_BATCH_NSTATS 7
+_Static_assert(sizeof(struct sk_batch_stats) ==
+		       SK_BATCH_NSTATS * sizeof(unsigned long),
 	       "counters are summed as an array");
 
 struct sk_batch_ops {

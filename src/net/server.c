@@ -85,6 +85,9 @@ struct sk_listener {
 	struct sk_batch *batch;        /* worker threads, for udp_batch */
 	struct sk_batch_stats bstats;  /* their counters, this interval */
 	int batched;                   /* served by batch workers */
+	struct sk_listener_totals tot; /* since the start, for `status`;
+					* drops are added from the interval
+					* counters above at each summary */
 	struct sk_conn *spare;         /* accepts and closes a connection when
 					* memory runs out; libuv stops watching
 					* a listener whose callback accepts
@@ -203,6 +206,9 @@ struct sk_server {
 	struct sk_conn *rhead, *rtail;  /* connections with input left */
 	size_t nready;                  /* how many */
 	uint64_t seed[2];               /* hash keys, random per run */
+	uint64_t born;                  /* uv_hrtime() at creation */
+	void (*atstop)(void *);         /* told when shutdown begins */
+	void *atstop_arg;               /* its argument */
 	char rbuf[SK_UDP_BUF];          /* receive buffer for the loop */
 	char obuf[SK_UDP_BUF];          /* udp_reply's reply */
 };
@@ -219,6 +225,11 @@ static void sk__stop(uv_signal_t *sig, int signum);
 static void sk__last_close(struct sk_server *s);
 static void sk__more_start(struct sk_server *s);
 static void sk__flush_del(struct sk_conn *c);
+static void sk__batch_pull(struct sk_listener *l);
+static void sk__batch_add(struct sk_listener_totals *t,
+			  const struct sk_batch_stats *b);
+static void sk__drops_add(struct sk_listener_totals *t,
+			  const struct sk_listener *l);
 
 const char *sk_close_reason_str(enum sk_close_reason r)
 {
@@ -283,6 +294,7 @@ struct sk_server *sk_server_new(const struct sk_server_config *cfg)
 	    uv_signal_start(&s->sigterm, sk__stop, SIGTERM) != 0)
 		sk_log_warnx("serve: cannot catch SIGINT and SIGTERM");
 	s->sigint.data = s->sigterm.data = s;
+	s->born = uv_hrtime();
 	/* A fixed seed only weakens the hashes, so a failure is not fatal. */
 	if (uv_random(NULL, NULL, s->seed, sizeof(s->seed), 0, NULL) != 0) {
 		s->seed[0] = uv_hrtime();
@@ -350,6 +362,60 @@ struct sk_svc *sk_server_svc(struct sk_server *s, const struct sk_service *def)
 size_t sk_svc_conn_bytes(const struct sk_svc *s)
 {
 	return SK__CONN_HEAD(s->def) + s->def->conn_size;
+}
+
+int sk_server_totals(struct sk_server *s, size_t i,
+		     struct sk_listener_totals *t)
+{
+	struct sk_listener *l;
+
+	if (i >= s->nlis)
+		return -1;
+	l = s->lis[i];
+	*t = l->tot;
+	sk__drops_add(t, l);
+	if (l->batched) {
+		sk__batch_pull(l);
+		sk__batch_add(t, &l->bstats);
+	}
+	t->name = l->name;
+	t->service = l->svc->def->name;
+	t->transport = l->transport;
+	t->open = 0;
+	for (const struct sk_conn *c = s->conns; c != NULL; c = c->next)
+		t->open += c->lis == l && !c->closing;
+	return 0;
+}
+
+struct sk_svc *sk_server_svc_at(struct sk_server *s, size_t i)
+{
+	return i < s->nsvc ? s->svcs[i] : NULL;
+}
+
+const struct sk_service *sk_svc_def(const struct sk_svc *v)
+{
+	return v->def;
+}
+
+uint64_t sk_server_uptime_ms(const struct sk_server *s)
+{
+	return (uv_hrtime() - s->born) / 1000000;
+}
+
+struct uv_loop_s *sk_server_loop(struct sk_server *s)
+{
+	return &s->loop;
+}
+
+const struct sk_server_config *sk_server_cfg(const struct sk_server *s)
+{
+	return &s->cfg;
+}
+
+void sk_server_atstop(struct sk_server *s, void (*fn)(void *), void *arg)
+{
+	s->atstop = fn;
+	s->atstop_arg = arg;
 }
 
 size_t sk_server_listeners(const struct sk_server *s)
@@ -490,6 +556,7 @@ void sk_conn_kick(struct sk_conn *c)
 void sk_conn_progress(struct sk_conn *c)
 {
 	c->req_start = 0;
+	c->lis->tot.requests++;
 }
 
 /* ---- connections: closing ---- */
@@ -508,6 +575,7 @@ static void sk__tell(struct sk_conn *c, enum sk_close_reason why)
 		return;
 	c->told = 1;
 	c->why = why;
+	c->lis->tot.closed[why]++;
 	sk__unname(c);
 	if (c->svc->def->tcp_close != NULL)
 		c->svc->def->tcp_close(c, why);
@@ -1296,6 +1364,11 @@ static void sk__accept_one(struct sk_listener *l)
 		return;
 	}
 	c->told = 0;
+	l->tot.in++;
+	/* A service that only sends (daytime, welcome): the connection is
+	 * the request. */
+	if (v->def->tcp_read == NULL)
+		l->tot.requests++;
 	sk_outq_init(&c->out);
 	c->last = uv_now(&s->loop);
 	if (v->def->tcp_accept != NULL)
@@ -1436,8 +1509,10 @@ int sk_udp_send(struct sk_udp *u, const struct sockaddr *to, const void *buf,
 	}
 	b = uv_buf_init((char *)buf, (unsigned)len);
 	rc = uv_udp_try_send(&l->u.udp, &b, 1, to);
-	if (rc >= 0)
+	if (rc >= 0) {
+		l->tot.out++;
 		return 0;
+	}
 	if (rc != UV_EAGAIN)
 		return rc; /* the peer is unreachable: nothing to do */
 	if (l->pending >= SK_UDP_MAX_PENDING ||
@@ -1455,6 +1530,7 @@ int sk_udp_send(struct sk_udp *u, const struct sockaddr *to, const void *buf,
 		return rc;
 	}
 	l->pending++;
+	l->tot.out++;
 	return 0;
 }
 
@@ -1502,6 +1578,7 @@ static void sk__udp_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf,
 
 	if (from == NULL || n < 0)
 		return; /* nothing more to read, or a transient error */
+	l->tot.in++;
 	/* STYLE 11: length, then mode, then rate, then the reply. */
 	if ((flags & UV_UDP_PARTIAL) ||
 	    (d->udp_max_in != 0 && (size_t)n > d->udp_max_in)) {
@@ -1708,6 +1785,59 @@ int sk_server_listen_unix(struct sk_server *s, struct sk_svc *v,
 
 /* ---- timers, signals, shutdown ---- */
 
+/* A batched listener's workers' counters, into its interval's. */
+static void sk__batch_pull(struct sk_listener *l)
+{
+	struct sk_batch_stats got;
+	unsigned long *to = (unsigned long *)&l->bstats;
+	const unsigned long *from = (const unsigned long *)&got;
+
+	if (l->batch == NULL)
+		return;
+	sk_batch_take_stats(l->batch, &got);
+	for (int i = 0; i < SK_BATCH_NSTATS; i++)
+		to[i] += from[i];
+}
+
+/* The interval's batch counters, into totals t (of listener l). */
+static void sk__batch_add(struct sk_listener_totals *t,
+			  const struct sk_batch_stats *b)
+{
+	t->in += b->received;
+	t->out += b->sent;
+	t->drop_bad += b->bad;
+	t->drop_rate += b->limited;
+	t->denied += b->denied;
+	t->kod += b->kod;
+	t->unsent += b->unsent;
+}
+
+static void sk__batch_total(struct sk_listener *l)
+{
+	sk__batch_add(&l->tot, &l->bstats);
+	l->bstats.received = l->bstats.sent = 0;
+}
+
+/* The interval's drops, into totals t. */
+static void sk__drops_add(struct sk_listener_totals *t,
+			  const struct sk_listener *l)
+{
+	t->drop_rate += l->drop_rate;
+	t->drop_bad += l->drop_bad;
+	t->drop_loop += l->drop_loop;
+	t->drop_out += l->drop_out;
+	t->drop_conn += l->drop_conn;
+	t->drop_src += l->drop_src;
+	t->drop_mem += l->drop_mem;
+	t->accept_err += l->accept_err;
+}
+
+/* Before the summary zeroes the interval's drops: into the totals. */
+static void sk__drops_total(struct sk_listener *l)
+{
+	sk__drops_add(&l->tot, l);
+}
+
 /* Log what was dropped in the last `secs` seconds, one line a listener. */
 static void sk__summary(struct sk_server *s, unsigned secs)
 {
@@ -1717,11 +1847,13 @@ static void sk__summary(struct sk_server *s, unsigned secs)
 		if (l->batched) {
 			struct sk_batch_stats *b = &l->bstats;
 
-			if (l->batch != NULL)
-				sk_batch_take_stats(l->batch, b);
+			sk__batch_pull(l);
+			sk__batch_total(l);
 			if (b->bad + b->denied + b->limited + b->kod +
-				    b->unsent == 0)
+				    b->unsent == 0) {
+				memset(b, 0, sizeof(*b));
 				continue;
+			}
 			sk_log_warnx("%s: in %us: %lu malformed or not "
 				     "requests, %lu denied, %lu over the rate "
 				     "limit dropped, %lu answered with KoD RATE, "
@@ -1731,6 +1863,7 @@ static void sk__summary(struct sk_server *s, unsigned secs)
 			memset(b, 0, sizeof(*b));
 			continue;
 		}
+		sk__drops_total(l);
 		if (l->accept_err > 0) {
 			sk_log_warn(l->last_err, "%s: %lu failed accepts in %us, "
 				    "the last", l->name, l->accept_err, secs);
@@ -1868,6 +2001,8 @@ static void sk__shutdown(struct sk_server *s, int say)
 	s->stopping = 1;
 	if (say)
 		sk_log_info("shutting down");
+	if (s->atstop != NULL)
+		s->atstop(s->atstop_arg);
 	/* Worker threads stop first, so their last counts are summed. */
 	for (size_t i = 0; i < s->nlis; i++) {
 		if (s->lis[i]->batch != NULL) {

@@ -10,6 +10,7 @@
 #define SK_SERVER_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "service.h"
@@ -58,6 +59,51 @@ int sk_server_listen_unix(struct sk_server *s, struct sk_svc *svc,
 /* Bytes one connection of s takes in our memory (the kernel's socket
  * buffers not counted). */
 size_t sk_svc_conn_bytes(const struct sk_svc *s);
+
+/* What a listener has done since the start, for `sockit status`. */
+struct sk_listener_totals {
+	const char *name;     /* "daytime/udp 127.0.0.1:10013" */
+	const char *service;  /* "daytime" */
+	unsigned transport;   /* SK_TCP, SK_UDP or SK_UNIX */
+	uint64_t in;          /* UDP: datagrams received; TCP and unix:
+			       * connections accepted */
+	uint64_t requests;    /* TCP and unix: requests handled */
+	uint64_t out;         /* UDP: datagrams sent */
+	uint64_t closed[SK_CLOSE_SHUTDOWN + 1]; /* TCP and unix: connections
+			       * closed, by enum sk_close_reason */
+	uint64_t drop_rate;   /* UDP: over the rate limit */
+	uint64_t drop_bad;    /* UDP: malformed, or not sendable */
+	uint64_t drop_loop;   /* UDP: from a loop-prone port */
+	uint64_t drop_out;    /* UDP: over the outbound budget */
+	uint64_t drop_conn;   /* TCP: refused, over max_conn */
+	uint64_t drop_src;    /* TCP: refused, over the per-source cap */
+	uint64_t drop_mem;    /* TCP: refused, out of memory */
+	uint64_t accept_err;  /* TCP: failed accepts */
+	uint64_t denied;      /* batched (NTP): refused by access control */
+	uint64_t kod;         /* batched: answered with KoD RATE */
+	uint64_t unsent;      /* batched: replies the kernel refused */
+	unsigned open;        /* TCP and unix: connections open now */
+};
+
+/* Listener i's totals (0 <= i < sk_server_listeners()); returns 0, or -1
+ * past the last. Names point into s. */
+int sk_server_totals(struct sk_server *s, size_t i,
+		     struct sk_listener_totals *t);
+
+/* Service i of s, or NULL past the last; and a service's table. */
+struct sk_svc *sk_server_svc_at(struct sk_server *s, size_t i);
+const struct sk_service *sk_svc_def(const struct sk_svc *v);
+
+/* Milliseconds since s was made. */
+uint64_t sk_server_uptime_ms(const struct sk_server *s);
+
+/* s's loop (a uv_loop_t), and its settings. */
+struct uv_loop_s *sk_server_loop(struct sk_server *s);
+const struct sk_server_config *sk_server_cfg(const struct sk_server *s);
+
+/* Call fn(arg) once, when shutdown begins (before services stop): the
+ * place for a module on s's loop to close its handles. One at a time. */
+void sk_server_atstop(struct sk_server *s, void (*fn)(void *), void *arg);
 
 /* Number of listeners bound so far. */
 size_t sk_server_listeners(const struct sk_server *s);

@@ -262,6 +262,13 @@
 #define SK_DTLS_TIMER_US 250000u
 #define SK_DTLS_TIMER_MAX_US 2000000u
 
+/* The control socket (src/net/status.h): a request line's most bytes,
+ * clients at once (more are closed at once), and the time one has to
+ * send its line. */
+#define SK_STATUS_LINE_MAX 64
+#define SK_STATUS_CLIENTS 8
+#define SK_STATUS_TIMEOUT_MS 5000
+
 /* Receive buffer for one datagram: the largest UDP payload, so nothing is
  * silently truncated. */
 #define SK_UDP_BUF (64 * 1024)

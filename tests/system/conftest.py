@@ -27,6 +27,9 @@ import pytest
 # exec makes a key file under the config directory on first start: keep
 # the tests' own, away from the user's.
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="sockit-test-config-")
+# Many daemons run at once: none takes the default control socket
+# (/run/sockit/control as root); test_status.py gives each its own.
+os.environ["SOCKIT_CONTROL"] = ""
 # `sockit serve` reads /etc/sockit/sockit.conf when it exists; the tests
 # never read the machine's: SOCKIT_CONFIG names the default file instead,
 # one that does not exist unless a test writes it.
