@@ -711,8 +711,8 @@ static int sk__bind_spec(struct sk_server *srv, struct sk_svc *v,
 		int rc = sk_server_listen_unix(srv, v, spec->host);
 
 		if (rc != 0) {
-			sk_log_warnx("%s/unix %s: %s", svc->name, spec->host,
-				     sk_strerror(rc));
+			sk_log_errx("%s/unix %s: %s", svc->name, spec->host,
+				    sk_strerror(rc));
 			return -1;
 		}
 		printf("sockit: %s/unix %s: listening\n", svc->name, spec->host);
@@ -736,8 +736,8 @@ static int sk__bind_spec(struct sk_server *srv, struct sk_svc *v,
 				       t == SK_TCP ? SOCK_STREAM : SOCK_DGRAM, 1,
 				       addr, 8);
 			if (n < 0) {
-				sk_log_warnx("%s/%s %s: %s", svc->name, tn,
-					     hosts[h], gai_strerror(n));
+				sk_log_errx("%s/%s %s: %s", svc->name, tn,
+					    hosts[h], gai_strerror(n));
 				return -1;
 			}
 			for (int i = 0; i < n; i++) {
@@ -753,8 +753,8 @@ static int sk__bind_spec(struct sk_server *srv, struct sk_svc *v,
 					continue;
 				}
 				if (rc != 0) {
-					sk_log_warnx("%s/%s %s: %s", svc->name,
-						     tn, as, sk_strerror(rc));
+					sk_log_errx("%s/%s %s: %s", svc->name,
+						    tn, as, sk_strerror(rc));
 					return -1;
 				}
 				sk_sockaddr_str((struct sockaddr *)&bound, as,
@@ -948,7 +948,7 @@ static int sk__parse(struct sk__serve *sv, int argc, char **argv)
 	 * after the file, for the settings, which must win over it. */
 	n = sk__options(opts, keys, names, shorts, SK__MAX_KEYS);
 	if (n < 0) {
-		sk_log_warnx("serve: too many settings");
+		sk_log_errx("serve: too many settings");
 		return SK_EXIT_FAIL;
 	}
 	optind = 1;
@@ -1040,7 +1040,7 @@ int sk_cmd_serve(int argc, char **argv)
 	memset(sv, 0, sizeof(*sv));
 	if (sk_opts_defaults(sk__daemon_opts, &sv->daemon, err,
 			     sizeof(err)) != 0) {
-		sk_log_warnx("serve: %s", err);
+		sk_log_errx("serve: %s", err);
 		return SK_EXIT_FAIL;
 	}
 	for (size_t i = 0; i < nsvc; i++) {
@@ -1048,7 +1048,7 @@ int sk_cmd_serve(int argc, char **argv)
 
 		sv->scratch[i] = calloc(1, size > 0 ? size : 1);
 		if (sv->scratch[i] == NULL) {
-			sk_log_warnx("serve: out of memory");
+			sk_log_errx("serve: out of memory");
 			goto out;
 		}
 	}
@@ -1082,7 +1082,7 @@ int sk_cmd_serve(int argc, char **argv)
 	scfg.max_conn = sk__raise_nofile(&nofile);
 	srv = sk_server_new(&scfg);
 	if (srv == NULL) {
-		sk_log_warnx("serve: out of memory");
+		sk_log_errx("serve: out of memory");
 		goto out;
 	}
 	for (size_t k = 0; k < sv->specs.n; k++) {
@@ -1110,7 +1110,7 @@ int sk_cmd_serve(int argc, char **argv)
 						&e);
 			settings[i] = NULL; /* the server's, or freed */
 			if (inst[i] == NULL) {
-				sk_log_warn(e, "%s: cannot start", d->name);
+				sk_log_err(e, "%s: cannot start", d->name);
 				goto stop;
 			}
 		}
@@ -1128,7 +1128,7 @@ stop:
 	if (rc != SK_EXIT_OK)
 		sk_server_stop(srv);
 	if (sk_server_run(srv) != 0) {
-		sk_log_warnx("serve: handles left open at exit");
+		sk_log_errx("serve: handles left open at exit");
 		if (rc == SK_EXIT_OK)
 			rc = SK_EXIT_FAIL;
 	}
