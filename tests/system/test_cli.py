@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import SOCKIT, sockit, tcp_read_all
+from conftest import SOCKIT, sockit, tcp_read_all, unstamp
 
 
 def test_version_and_help():
@@ -81,9 +81,12 @@ def test_serve_bad_option_value():
 def test_address_in_use(serve):
     s = serve("welcome=127.0.0.1:0")
     port = s.addr("welcome", "tcp")[1]
+    before = time.time()
     r = sockit("serve", "welcome=127.0.0.1:%d" % port, timeout=10)
     assert r.returncode == 1
-    assert r.stderr == "sockit: welcome/tcp 127.0.0.1:%d: address already in use\n" % port
+    # A pipe: the line starts with the time.
+    assert unstamp(r.stderr, before) == \
+        "sockit: welcome/tcp 127.0.0.1:%d: address already in use\n" % port
 
 
 def test_serve_picks_services_and_transports(serve):
@@ -538,11 +541,13 @@ def test_time_json_escapes_what_the_server_sends(srv):
 
 def serve_with_nofile(nofile, *args):
     """Run serve under an open-file limit of nofile (soft and hard) until
-    it is ready, stop it, and return (exit code, stderr)."""
+    it is ready, stop it, and return (exit code, stderr without the
+    time that starts each line)."""
     import resource
 
     def limit():
         resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+    before = time.time()
     p = subprocess.Popen([SOCKIT, "serve"] + list(args), stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, preexec_fn=limit)
     try:
@@ -552,7 +557,7 @@ def serve_with_nofile(nofile, *args):
     finally:
         p.send_signal(signal.SIGTERM)
         out, err = p.communicate(timeout=20)
-    return p.returncode, err
+    return p.returncode, unstamp(err, before)
 
 
 def test_max_conn_clamp_is_said_once():
