@@ -19,8 +19,8 @@
 
 int sk_cmd_serve(int argc, char **argv);
 /* Switch to uid and gid and no other groups (after binding); user, as
- * given to --user, names them in messages. Returns 0, or -1 after
- * logging why. */
+ * given to --user, names them in messages. Returns 0 after logging the
+ * user and group it now runs as, or -1 after logging why not. */
 int sk_drop_privileges(const char *user, uid_t uid, gid_t gid);
 /* `sockit help serve`, built from every service's declarations. */
 void sk_serve_help(FILE *f);

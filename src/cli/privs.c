@@ -1,8 +1,11 @@
 /*
- * privs.c: `serve --user`: after binding, become an unprivileged user.
+ * privs.c: `serve --user`: after binding, become an unprivileged user,
+ * and say which.
  */
 #include <errno.h>
 #include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,26 +106,58 @@ static int sk__leak_check_caps(void)
 }
 #endif
 
+/* A name for the user id (or group id, when group) for messages:
+ * "nobody (65534)", or the bare number when it has no name. Looked up
+ * before the switch, while the name service's files are surely
+ * readable. */
+static void sk__id_name(int group, unsigned id, char *out, size_t cap)
+{
+	char buf[4096];
+	const char *name = NULL;
+
+	if (group) {
+		struct group gr, *g = NULL;
+
+		if (getgrgid_r((gid_t)id, &gr, buf, sizeof(buf), &g) == 0 &&
+		    g != NULL)
+			name = g->gr_name;
+	} else {
+		struct passwd pw, *p = NULL;
+
+		if (getpwuid_r((uid_t)id, &pw, buf, sizeof(buf), &p) == 0 &&
+		    p != NULL)
+			name = p->pw_name;
+	}
+	if (name != NULL)
+		snprintf(out, cap, "%s (%u)", name, id);
+	else
+		snprintf(out, cap, "%u", id);
+}
+
 int sk_drop_privileges(const char *user, uid_t uid, gid_t gid)
 {
+	char uname[128], gname[128];
 	int rc;
 
+	sk__id_name(0, (unsigned)uid, uname, sizeof(uname));
+	sk__id_name(1, (unsigned)gid, gname, sizeof(gname));
 	rc = sk__leak_check_keep();
 	if (rc != 0) {
-		sk_log_warn(rc, "serve: --user %s: cannot keep capabilities",
-			    user);
+		sk_log_err(rc, "serve: --user %s: cannot keep capabilities",
+			   user);
 		return -1;
 	}
 	if (setgroups(1, &gid) != 0 || setresgid(gid, gid, gid) != 0 ||
 	    setresuid(uid, uid, uid) != 0) {
-		sk_log_warn(-errno, "serve: --user %s: cannot switch user", user);
+		sk_log_err(-errno, "serve: --user %s: cannot switch user", user);
 		return -1;
 	}
 	rc = sk__leak_check_caps();
 	if (rc != 0) {
-		sk_log_warn(rc, "serve: --user %s: cannot drop capabilities",
-			    user);
+		sk_log_err(rc, "serve: --user %s: cannot drop capabilities",
+			   user);
 		return -1;
 	}
+	sk_log_info("running as user %s, group %s", uname, gname);
 	return 0;
 }

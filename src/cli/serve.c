@@ -56,11 +56,17 @@
 #define SK__MAX_SETS 512
 /* Command-line option names we build. */
 #define SK__MAX_KEYS 512
+/* Options after the keys in getopt's table: --config, --quiet, --syslog
+ * and --help. */
+#define SK__FIXED 4
 
 /* The daemon's own settings. */
 struct sk__daemon {
 	char user[64];          /* drop privileges to this user, or "" */
 	unsigned quiet;         /* 1: log only problems */
+	unsigned syslog;        /* 1: log to syslog, not to stderr */
+	unsigned log_time;      /* enum sk_log_time: when lines carry the
+				 * time */
 	unsigned log_interval;  /* seconds between drop summaries */
 	unsigned max_output;    /* bytes queued for all TCP peers */
 	char control[SK_UNIX_PATH_MAX]; /* the control socket; "": the
@@ -68,6 +74,30 @@ struct sk__daemon {
 };
 
 #define SK__D(f) offsetof(struct sk__daemon, f)
+
+/* log-time: auto, always or never. */
+static int sk__parse_log_time(void *settings, const char *val, char *err,
+			      size_t cap)
+{
+	static const struct {
+		const char *name;   /* as written */
+		enum sk_log_time v; /* what it means */
+	} when[] = {
+		{ "auto", SK_LOG_TIME_AUTO },
+		{ "always", SK_LOG_TIME_ALWAYS },
+		{ "never", SK_LOG_TIME_NEVER },
+	};
+	struct sk__daemon *d = settings;
+
+	for (size_t i = 0; i < sizeof(when) / sizeof(when[0]); i++) {
+		if (strcmp(val, when[i].name) == 0) {
+			d->log_time = when[i].v;
+			return 0;
+		}
+	}
+	snprintf(err, cap, "'%.40s' is not auto, always or never", val);
+	return -1;
+}
 
 static const struct sk_opt sk__daemon_opts[] = {
 	{ .name = "user", .type = SK_OPT_STR, .off = SK__D(user),
@@ -78,6 +108,15 @@ static const struct sk_opt sk__daemon_opts[] = {
 	  .def = "0", .arg = "0|1",
 	  .help = "log only problems (-q on the command line)",
 	  .flags = SK_OPT_FILEONLY },
+	{ .name = "syslog", .type = SK_OPT_UINT, .off = SK__D(syslog),
+	  .max = 1, .def = "0", .arg = "0|1",
+	  .help = "log to syslog (--syslog on the command line)",
+	  .flags = SK_OPT_FILEONLY },
+	{ .name = "log-time", .type = SK_OPT_FUNC, .parse = sk__parse_log_time,
+	  .def = "auto", .arg = "WHEN",
+	  .help = "start each log line with the time: auto (when\n"
+		  "standard error is a file or a pipe), always or\n"
+		  "never" },
 	SK_OPT_NUM(SK_OPT_UINT, "log-interval", SK__D(log_interval), 1, 86400, "10", "S",
 		   "seconds between drop summaries"),
 	SK_OPT_NUM(SK_OPT_UINT, "max-output-total", SK__D(max_output), 65536, 4095u * 1024 * 1024, "67108864", "BYTES",
@@ -547,13 +586,14 @@ static int sk__options(struct option *opts, struct sk__key *keys,
 #undef SK__ADD
 	opts[n++] = (struct option){ "config", required_argument, NULL, 'c' };
 	opts[n++] = (struct option){ "quiet", no_argument, NULL, 'q' };
+	opts[n++] = (struct option){ "syslog", no_argument, NULL, 'S' };
 	opts[n++] = (struct option){ "help", no_argument, NULL, 'h' };
 	opts[n] = (struct option){ NULL, 0, NULL, 0 };
 	/* Leading ':': getopt reports nothing itself (sk_option_error). */
 	ns += (size_t)snprintf(shorts, 32, ":c:qh");
 	/* Short forms declared with a key: they stand for the key's long
 	 * form, which the caller finds through keys[]. */
-	for (size_t i = 0; i + 3 < n && ns + 3 < 32; i++) {
+	for (size_t i = 0; i + SK__FIXED < n && ns + 3 < 32; i++) {
 		if (keys[i].o->short_opt != 0 &&
 		    (keys[i].kind == SK__DAEMON ||
 		     (keys[i].o->flags & SK_OPT_BARE)) &&
@@ -643,6 +683,7 @@ void sk_serve_help(FILE *f)
 	      "                              " SK_CONF_DEFAULT ", read only\n"
 	      "                              if it exists; see sockit.conf(5))\n"
 	      "  -q, --quiet                 log only problems\n"
+	      "      --syslog                log to syslog, not to standard error\n"
 	      "  -h, --help                  show this help\n", f);
 	sk_opts_help(f, NULL, sk__daemon_opts);
 	fprintf(f, "\n"
@@ -759,8 +800,8 @@ static int sk__bind_spec(struct sk_server *srv, struct sk_svc *v,
 		int rc = sk_server_listen_unix(srv, v, spec->host);
 
 		if (rc != 0) {
-			sk_log_warnx("%s/unix %s: %s", svc->name, spec->host,
-				     sk_strerror(rc));
+			sk_log_errx("%s/unix %s: %s", svc->name, spec->host,
+				    sk_strerror(rc));
 			return -1;
 		}
 		printf("sockit: %s/unix %s: listening\n", svc->name, spec->host);
@@ -784,8 +825,8 @@ static int sk__bind_spec(struct sk_server *srv, struct sk_svc *v,
 				       t == SK_TCP ? SOCK_STREAM : SOCK_DGRAM, 1,
 				       addr, 8);
 			if (n < 0) {
-				sk_log_warnx("%s/%s %s: %s", svc->name, tn,
-					     hosts[h], gai_strerror(n));
+				sk_log_errx("%s/%s %s: %s", svc->name, tn,
+					    hosts[h], gai_strerror(n));
 				return -1;
 			}
 			for (int i = 0; i < n; i++) {
@@ -801,8 +842,8 @@ static int sk__bind_spec(struct sk_server *srv, struct sk_svc *v,
 					continue;
 				}
 				if (rc != 0) {
-					sk_log_warnx("%s/%s %s: %s", svc->name,
-						     tn, as, sk_strerror(rc));
+					sk_log_errx("%s/%s %s: %s", svc->name,
+						    tn, as, sk_strerror(rc));
 					return -1;
 				}
 				sk_sockaddr_str((struct sockaddr *)&bound, as,
@@ -990,13 +1031,13 @@ static int sk__parse(struct sk__serve *sv, int argc, char **argv)
 	static char names[SK__MAX_KEYS][64];
 	const char *config = NULL;
 	char shorts[32], err[256];
-	int c, idx, rc, n, quiet = -1;
+	int c, idx, rc, n, quiet = -1, use_syslog = -1;
 	size_t nset;
 	/* The command line is read twice: for --config and -h first, then,
 	 * after the file, for the settings, which must win over it. */
 	n = sk__options(opts, keys, names, shorts, SK__MAX_KEYS);
 	if (n < 0) {
-		sk_log_warnx("serve: too many settings");
+		sk_log_errx("serve: too many settings");
 		return SK_EXIT_FAIL;
 	}
 	optind = 1;
@@ -1031,10 +1072,14 @@ static int sk__parse(struct sk__serve *sv, int argc, char **argv)
 			quiet = 1;
 			continue;
 		}
+		if (c == 'S') {
+			use_syslog = 1;
+			continue;
+		}
 		if (c >= 256) {
 			k = &keys[c - 256];
 		} else {
-			for (int i = 0; i < n - 3; i++)
+			for (int i = 0; i < n - SK__FIXED; i++)
 				if (keys[i].o->short_opt == c &&
 				    (keys[i].kind == SK__DAEMON ||
 				     (keys[i].o->flags & SK_OPT_BARE))) {
@@ -1057,6 +1102,8 @@ static int sk__parse(struct sk__serve *sv, int argc, char **argv)
 	}
 	if (quiet >= 0)
 		sv->daemon.quiet = 1;
+	if (use_syslog >= 0)
+		sv->daemon.syslog = 1;
 	for (int i = optind; i < argc; i++)
 		if (sk__add_spec(&sv->specs, argv[i], err, sizeof(err)) != 0)
 			return sk_usage_error("serve", "%s", err);
@@ -1088,7 +1135,7 @@ int sk_cmd_serve(int argc, char **argv)
 	memset(sv, 0, sizeof(*sv));
 	if (sk_opts_defaults(sk__daemon_opts, &sv->daemon, err,
 			     sizeof(err)) != 0) {
-		sk_log_warnx("serve: %s", err);
+		sk_log_errx("serve: %s", err);
 		return SK_EXIT_FAIL;
 	}
 	for (size_t i = 0; i < nsvc; i++) {
@@ -1096,7 +1143,7 @@ int sk_cmd_serve(int argc, char **argv)
 
 		sv->scratch[i] = calloc(1, size > 0 ? size : 1);
 		if (sv->scratch[i] == NULL) {
-			sk_log_warnx("serve: out of memory");
+			sk_log_errx("serve: out of memory");
 			goto out;
 		}
 	}
@@ -1123,6 +1170,8 @@ int sk_cmd_serve(int argc, char **argv)
 	}
 	rc = SK_EXIT_FAIL;
 	sk_log_quiet((int)sv->daemon.quiet);
+	sk_log_init((int)sv->daemon.syslog,
+		    (enum sk_log_time)sv->daemon.log_time);
 
 	tzset();
 	scfg.log_interval = sv->daemon.log_interval;
@@ -1130,7 +1179,7 @@ int sk_cmd_serve(int argc, char **argv)
 	scfg.max_conn = sk__raise_nofile(&nofile);
 	srv = sk_server_new(&scfg);
 	if (srv == NULL) {
-		sk_log_warnx("serve: out of memory");
+		sk_log_errx("serve: out of memory");
 		goto out;
 	}
 	for (size_t k = 0; k < sv->specs.n; k++) {
@@ -1158,7 +1207,7 @@ int sk_cmd_serve(int argc, char **argv)
 						&e);
 			settings[i] = NULL; /* the server's, or freed */
 			if (inst[i] == NULL) {
-				sk_log_warn(e, "%s: cannot start", d->name);
+				sk_log_err(e, "%s: cannot start", d->name);
 				goto stop;
 			}
 		}
@@ -1178,11 +1227,12 @@ stop:
 	if (rc != SK_EXIT_OK)
 		sk_server_stop(srv);
 	if (sk_server_run(srv) != 0) {
-		sk_log_warnx("serve: handles left open at exit");
+		sk_log_errx("serve: handles left open at exit");
 		if (rc == SK_EXIT_OK)
 			rc = SK_EXIT_FAIL;
 	}
 out:
+	sk_log_fini();
 	for (size_t i = 0; i < nsvc; i++) {
 		free(sv->scratch[i]);
 		free(settings[i]);

@@ -6,11 +6,19 @@ default build/sockit) on ports the kernel picks (port 0), wait for its
 when the test failed), check that it exited 0, and scan its log for
 sanitizer reports.
 
+The daemon's log is a file here, so each of its lines starts with the time
+("2026-11-25T22:24:05.123+00:00 sockit: ..."; --log-time auto). The
+harness checks that stamp on every line (the format, and a time between
+the daemon's start and the reading) and takes it off, so that tests match
+the text after it exactly: Server.stderr() and unstamp(). When stopped, a
+server must have stamped every line.
+
 Waits for something to happen have generous deadlines (they return as soon
 as it happens, so a long deadline costs nothing on a pass); checks that
 something does not happen use a sentinel (a later request whose answer
 proves the earlier one was handled) rather than a short timeout.
 """
+import datetime
 import math
 import os
 import re
@@ -40,11 +48,39 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 SOCKIT = os.environ.get("SOCKIT_BIN", os.path.join(ROOT, "build", "sockit"))
 
 LISTEN_RE = re.compile(r"^sockit: (\w+)/(tcp|udp) (\S+): listening$")
+# The time a daemon's log line starts with when its stderr is a file or a
+# pipe: ISO 8601 with milliseconds and the UTC offset, then a space.
+STAMP_RE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d) ")
 BAD_LOG = re.compile(r"AddressSanitizer|LeakSanitizer|ThreadSanitizer|runtime error:|"
                      r"handles left open")
 
 # Every service on both loopbacks, ports picked by the kernel.
 ALL = ["welcome=:0", "timefmt=:0", "daytime=:0", "time=:0", "ntp=:0"]
+
+
+def unstamp(text, since, strict=True, our_tz=True):
+    """text, a daemon's log, with the time taken off the start of each
+    line. Each time must be well formed and between since (the wall clock
+    before the daemon started) and now, its UTC offset included; with
+    our_tz, the offset must also be our time zone's (a daemon given a TZ of
+    its own has another). strict: every whole line must have one (a last
+    line without its LF yet may be cut anywhere, and is left as it is)."""
+    now = time.time()
+    out = []
+    for line in text.splitlines(keepends=True):
+        m = STAMP_RE.match(line)
+        if not m:
+            assert not strict or not line.endswith("\n"), \
+                "log line without a time: %r\n%s" % (line, text)
+            out.append(line)
+            continue
+        t = datetime.datetime.fromisoformat(m.group(1))
+        stamp = t.timestamp()
+        assert math.floor(since * 1000) / 1000 <= stamp <= now, (line, since, now)
+        assert not our_tz or \
+            t.utcoffset().total_seconds() == time.localtime(stamp).tm_gmtoff, line
+        out.append(line[m.end():])
+    return "".join(out)
 
 
 def split_hostport(s):
@@ -58,12 +94,19 @@ def split_hostport(s):
 class Server:
     """A running `sockit serve`."""
 
-    def __init__(self, args, env=None, timeout=20, stdin=None, wrap=()):
+    def __init__(self, args, env=None, timeout=20, stdin=None, wrap=(),
+                 stamps=True, log=None):
+        """stamps: the log's lines carry the time (the default for a
+        file); a test that logs otherwise reads raw_stderr(). log: the
+        file (w+) to be the daemon's stderr, if the test needs to know it
+        first; a temporary file otherwise."""
         self.args = args
+        self.stamps = stamps
+        self.our_tz = "TZ" not in (env or {})
         # The wall clock before the daemon exists: nothing it stamps from
         # its clock can be earlier.
         self.started = time.time()
-        self.log = tempfile.TemporaryFile(mode="w+")
+        self.log = log if log is not None else tempfile.TemporaryFile(mode="w+")
         full_env = dict(os.environ)
         full_env.update(env or {})
         # wrap: a command that execs the rest (nsenter into a network
@@ -119,13 +162,24 @@ class Server:
         host, port = self.addr(service, proto, family)
         return ("[%s]:%d" if ":" in host else "%s:%d") % (host, port)
 
-    def stderr(self):
+    def raw_stderr(self):
+        """The log as the daemon wrote it."""
         self.log.flush()
         self.log.seek(0)
         return self.log.read()
 
+    def stderr(self):
+        """The log, each line's time checked and taken off (if stamps),
+        lines without one left as they are (sanitizer reports; stop()
+        fails on them)."""
+        if not self.stamps:
+            return self.raw_stderr()
+        return unstamp(self.raw_stderr(), self.started, strict=False,
+                       our_tz=self.our_tz)
+
     def stop(self, sig=signal.SIGTERM):
-        """Stop it; return its exit code. Fails on sanitizer reports."""
+        """Stop it; return its exit code. Fails on sanitizer reports and
+        (if stamps) on a log line without the time."""
         if self.stopped:
             return self.proc.returncode
         self.stopped = True
@@ -137,21 +191,25 @@ class Server:
             self.proc.kill()
             self.proc.wait()
             raise AssertionError("sockit serve did not stop on %s" % sig)
-        log = self.stderr()
+        log = self.raw_stderr()
         assert not BAD_LOG.search(log), log
+        if self.stamps:
+            unstamp(log, self.started, our_tz=self.our_tz)
         return rc
 
 
 @pytest.fixture
 def serve():
-    """serve(*args, env=None) starts a server. After the test, passed or
-    failed, every server it started is stopped and its log scanned, and each
-    must have exited 0. A test may stop a server itself (to check its exit
-    code or last log lines); the finalizer then only checks the exit code."""
+    """serve(*args, env=None, stamps=True, log=None) starts a server (see
+    Server). After the test, passed or failed, every server it started is
+    stopped and its log scanned, and each must have exited 0. A test may
+    stop a server itself (to check its exit code or last log lines); the
+    finalizer then only checks the exit code."""
     started = []
 
-    def start(*args, env=None, stdin=None, wrap=()):
-        s = Server(args, env=env, stdin=stdin, wrap=wrap)
+    def start(*args, env=None, stdin=None, wrap=(), stamps=True, log=None):
+        s = Server(args, env=env, stdin=stdin, wrap=wrap, stamps=stamps,
+                   log=log)
         started.append(s)
         return s
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import SOCKIT, sockit, tcp_read_all
+from conftest import SOCKIT, sockit, tcp_read_all, unstamp
 
 
 def test_version_and_help():
@@ -81,9 +81,12 @@ def test_serve_bad_option_value():
 def test_address_in_use(serve):
     s = serve("welcome=127.0.0.1:0")
     port = s.addr("welcome", "tcp")[1]
+    before = time.time()
     r = sockit("serve", "welcome=127.0.0.1:%d" % port, timeout=10)
     assert r.returncode == 1
-    assert r.stderr == "sockit: welcome/tcp 127.0.0.1:%d: address already in use\n" % port
+    # A pipe: the line starts with the time.
+    assert unstamp(r.stderr, before) == \
+        "sockit: welcome/tcp 127.0.0.1:%d: address already in use\n" % port
 
 
 def test_serve_picks_services_and_transports(serve):
@@ -171,12 +174,21 @@ def test_restart_binds_at_once(serve):
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch user")
 def test_user_drops_privileges(serve):
+    import grp
+    import pwd
     s = serve("daytime=127.0.0.1:0", "--user", "nobody")
     with open("/proc/%d/status" % s.proc.pid) as f:
         status = f.read()
     uid = re.search(r"^Uid:\s+(\d+)\s+(\d+)\s+(\d+)", status, re.M).groups()
     assert uid == ("65534",) * 3
+    # Said once switched, before the ready line.
+    gid = pwd.getpwnam("nobody").pw_gid
+    assert s.stderr() == "sockit: running as user nobody (65534), group %s (%d)\n" % (
+        grp.getgrgid(gid).gr_name, gid)
     assert tcp_read_all(s.addr("daytime", "tcp"))
+    # -q keeps it to itself.
+    s = serve("daytime=127.0.0.1:0", "--user", "nobody", "-q")
+    assert s.stop() == 0 and s.stderr() == ""
 
 
 def test_user_unknown():
@@ -403,7 +415,9 @@ def test_serve_option_of_a_served_service_is_fine(serve, tmp_path):
                                       ("4242", ("4242", "4242"))])
 def test_user_numeric(serve, user, ids):
     """A numeric user ID: nobody's (65534), with its passwd group, or one
-    with no passwd entry, whose group is the same number."""
+    with no passwd entry, whose group is the same number. The log line
+    names each ID, or gives the bare number when it has no name."""
+    import grp
     import pwd
     if user == "4242":
         try:
@@ -420,6 +434,12 @@ def test_user_numeric(serve, user, ids):
     gid = re.search(r"^Gid:\s+(\d+)\s+(\d+)\s+(\d+)", status, re.M).groups()
     groups = re.search(r"^Groups:\s*(.*)$", status, re.M).group(1).split()
     assert uid == (ids[0],) * 3 and gid == (ids[1],) * 3 and groups == [ids[1]]
+    try:
+        gname = "%s (%s)" % (grp.getgrgid(int(ids[1])).gr_name, ids[1])
+    except KeyError:
+        gname = ids[1]
+    uname = "%s (65534)" % pwd.getpwuid(65534).pw_name if user == "65534" else user
+    assert s.stderr() == "sockit: running as user %s, group %s\n" % (uname, gname)
     assert tcp_read_all(s.addr("daytime", "tcp"))
 
 
@@ -521,11 +541,13 @@ def test_time_json_escapes_what_the_server_sends(srv):
 
 def serve_with_nofile(nofile, *args):
     """Run serve under an open-file limit of nofile (soft and hard) until
-    it is ready, stop it, and return (exit code, stderr)."""
+    it is ready, stop it, and return (exit code, stderr without the
+    time that starts each line)."""
     import resource
 
     def limit():
         resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+    before = time.time()
     p = subprocess.Popen([SOCKIT, "serve"] + list(args), stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, preexec_fn=limit)
     try:
@@ -535,7 +557,7 @@ def serve_with_nofile(nofile, *args):
     finally:
         p.send_signal(signal.SIGTERM)
         out, err = p.communicate(timeout=20)
-    return p.returncode, err
+    return p.returncode, unstamp(err, before)
 
 
 def test_max_conn_clamp_is_said_once():
