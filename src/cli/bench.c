@@ -396,6 +396,7 @@ static long sk__bench_tcp(const struct sockaddr *sa, unsigned window,
 #define SK__EXEC_OUT (16 * SK_FRAME_MAX) /* exec: frames for the server */
 #define SK__EXEC_READS 64 /* exec: reads per wake-up, at most */
 #define SK__EXEC_CONNECT_MS 10000 /* exec: connect and handshake */
+#define SK__EXECUDP_CONNECT_MS 60000 /* exec --udp: the DTLS handshake */
 
 /* A command in flight: its stream and that stream's books. */
 struct sk__xslot {
@@ -728,9 +729,12 @@ static long sk__bench_execudp(struct sk__xbench *b, const struct sk_target *t,
 			 "UDP request");
 		goto error;
 	}
-	if (sk_link_open_dtls(&b->l, t, k, SK__EXEC_CONNECT_MS, -1, b->err,
+	/* The clock starts after the handshake: on a path losing 30% its
+	 * flights may need many tries. */
+	if (sk_link_open_dtls(&b->l, t, k, SK__EXECUDP_CONNECT_MS, -1, b->err,
 			      sizeof(b->err)) != 0)
 		goto error;
+	cfg.retry_us = sk_link_retry_us(&b->l);
 	sk_rmsg_client_init(rc, &cfg);
 	if (RAND_bytes((unsigned char *)&id, sizeof(id)) != 1)
 		id = 1;

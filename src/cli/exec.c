@@ -903,6 +903,7 @@ static int sk__udp_open(struct sk__exec *x)
 		return 1;
 	}
 	x->heard_at = sk__now_ms();
+	x->rc->retry_us = sk_link_retry_us(&x->l);
 	return 0;
 }
 

@@ -19,6 +19,7 @@
 #include "../net/dtls.h"
 #include "../net/sockaddr.h"
 #include "../net/tls.h"
+#include "../proto/rmsg.h"
 
 /* ---- the queue ---- */
 
@@ -440,5 +441,15 @@ int sk_link_open_dtls(struct sk_link *l, const struct sk_target *t,
 	}
 	SSL_set_info_callback(l->ssl, NULL);
 	SSL_set_app_data(l->ssl, NULL);
+	l->hs_us = (uint64_t)(sk__ms() - (deadline - timeout_ms)) * 1000;
 	return 0;
+}
+
+uint64_t sk_link_retry_us(const struct sk_link *l)
+{
+	uint64_t us = 3 * l->hs_us;
+
+	if (us < SK_LINK_RETRY_MIN_US)
+		us = SK_LINK_RETRY_MIN_US;
+	return us < SK_RMSG_RETRY_US ? us : SK_RMSG_RETRY_US;
 }

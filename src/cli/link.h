@@ -49,6 +49,7 @@ struct sk_link {
 	int wdead;       /* writing failed: the server is gone */
 	int eof;         /* the server closed its side */
 	int closing;     /* we sent our FIN; the rest is discarded */
+	uint64_t hs_us;  /* DTLS: how long the handshake took, in us */
 };
 
 /* No socket yet: fd -1, everything else 0. */
@@ -107,6 +108,17 @@ int sk_link_flush(struct sk_link *l, struct sk_queue *q);
 int sk_link_open_dtls(struct sk_link *l, const struct sk_target *t,
 		      const struct sk_key *k, unsigned timeout_ms, int sigfd,
 		      char *err, size_t cap);
+
+/*
+ * The first wait for an answer to a request over l's DTLS session: three
+ * handshakes' time (two round trips and the key exchange each), at
+ * least SK_LINK_RETRY_MIN_US (a timer's granularity and a busy host's
+ * delays), at most SK_RMSG_RETRY_US (the layer's default, for a path it
+ * knows nothing of). A lost request then costs a few round trips, not
+ * 250 ms; a repeat is safe, as a request runs once.
+ */
+#define SK_LINK_RETRY_MIN_US 10000u
+uint64_t sk_link_retry_us(const struct sk_link *l);
 
 /* Free TLS and close the socket (no close_notify, no FIN first). */
 void sk_link_close(struct sk_link *l);
