@@ -18,6 +18,11 @@
 
 #include "be.h"
 
+static uint64_t sk__max64(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
 static uint64_t sk__min64(uint64_t a, uint64_t b)
 {
 	return a < b ? a : b;
@@ -1245,6 +1250,12 @@ int sk_rmsg_client_start(struct sk_rmsg_client *c, uint64_t now, uint64_t id,
 	c->tries = 0;
 	c->retry_at = now;
 	c->wait = c->retry_us;
+	/* A path answered before: a lost REQUEST costs a few round trips,
+	 * not the default wait for a path we know nothing of. */
+	if (c->rtt != 0)
+		c->wait = sk__max64(SK_RMSG_RTO_MIN_US,
+				    sk__min64(SK_RMSG_RTT_MULT * c->rtt,
+					      c->retry_us));
 	c->cancel = 0;
 	c->code = 0;
 	c->truncated = 0;
@@ -1266,6 +1277,11 @@ void sk_rmsg_client_cancel(struct sk_rmsg_client *c)
  * only after SK_RMSG_POLL_US of silence. */
 static void sk__heard(struct sk_rmsg_client *c, uint64_t now)
 {
+	/* The answer to a REQUEST sent once times the path: only then is it
+	 * known which transmission it answers. */
+	if (c->status == SK_RMSG_WAITING && c->tries == 1 && now >= c->sent_at &&
+	    (c->rtt == 0 || now - c->sent_at < c->rtt))
+		c->rtt = now - c->sent_at > 0 ? now - c->sent_at : 1;
 	c->status = SK_RMSG_RECEIVING;
 	c->tries = 0;
 	c->wait = SK_RMSG_POLL_US;
@@ -1483,6 +1499,8 @@ int sk_rmsg_client_poll(struct sk_rmsg_client *c, uint64_t now, uint8_t *out,
 		d.id = c->id;
 		d.data = c->exec;
 		d.len = c->exec_len;
+		if (c->tries == 0)
+			c->sent_at = now;
 		c->tries++;
 		c->retry_at = now + c->wait;
 		c->wait = sk__min64(c->wait * 2, SK_RMSG_RETRY_MAX_US);

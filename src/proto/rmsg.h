@@ -372,12 +372,16 @@ const char *sk_rmsg_code_name(unsigned code);
 #define SK_RMSG_PACE_BURST 10
 
 /* The client's REQUEST timer: the first retry after this long (unless
- * the caller says otherwise), doubled at each retry up to the maximum;
+ * the caller says otherwise; and, once a first REQUEST of the session
+ * was answered, after SK_RMSG_RTT_MULT times the quickest such answer,
+ * at least SK_RMSG_RTO_MIN_US and at most that), doubled at each retry
+ * up to the maximum;
  * once the server has answered, a repeat (a poll) goes out only after
  * SK_RMSG_POLL_US of silence, doubled the same way. */
 #define SK_RMSG_RETRY_US 250000u       /* 250 ms */
 #define SK_RMSG_RETRY_MAX_US 4000000u  /* 4 s */
 #define SK_RMSG_POLL_US 1000000u       /* 1 s */
+#define SK_RMSG_RTT_MULT 3u
 
 /* The largest final frame of a stream (an ERROR with the longest text):
  * the output may fill the cap only up to this much less, so that the
@@ -649,6 +653,10 @@ struct sk_rmsg_client {
 	uint8_t exec[SK_RMSG_MAX_EXEC]; /* its EXEC frame */
 	size_t exec_len;       /* the frame's size */
 	unsigned tries;        /* REQUESTs since the server was last heard */
+	uint64_t sent_at;      /* when its first REQUEST went out */
+	uint64_t rtt;          /* the quickest answer to a first REQUEST on
+				* this session (a round trip and the
+				* server's start), or 0 before one */
 	uint64_t retry_at;     /* the next REQUEST goes out then */
 	uint64_t wait;         /* the wait after the last one */
 	int cancel;            /* a CANCEL is to be sent */

@@ -2027,6 +2027,67 @@ static void test_client_polls(void **st)
 	free(c);
 }
 
+static void test_client_learns_the_path(void **st)
+{
+	struct sk_rmsg_client_cfg cfg = { .attempts = 6, .retry_us = 250 * MS };
+	uint64_t now = 7 * SEC;
+	struct sk_rmsg_client *c = cli_new(&cfg, now, 77);
+	struct sk_rmsg_dgram d;
+	enum sk_rmsg_client_ev ev;
+	uint8_t b[SK_RMSG_MAX_DGRAM], f[64];
+	size_t n, fl = exec_frame(f, sizeof(f));
+
+	(void)st;
+	/* Before any answer: the configured first wait. */
+	assert_int_equal(cli_out(c, now, &d), SK_RMSG_REQUEST);
+	assert_true(sk_rmsg_client_next_timeout(c, now) == now + 250 * MS);
+	/* Answered 2 ms after the one REQUEST: the path's time. */
+	now += 2 * MS;
+	n = mk_id(b, SK_RMSG_IN_PROGRESS, 0, 77);
+	assert_int_equal(cli_in(c, now, b, n, &ev), 0);
+	assert_true(c->rtt == 2 * MS);
+	/* The next request's first retry: 3 times that. */
+	c->status = SK_RMSG_COMPLETE;
+	assert_int_equal(sk_rmsg_client_start(c, now, 78, f, fl), 0);
+	assert_int_equal(cli_out(c, now, &d), SK_RMSG_REQUEST);
+	assert_true(sk_rmsg_client_next_timeout(c, now) ==
+		    now + SK_RMSG_RTT_MULT * 2 * MS);
+	/* An answer after a retry times nothing (which one it answers is
+	 * not known). */
+	now += SK_RMSG_RTT_MULT * 2 * MS;
+	assert_int_equal(cli_out(c, now, &d), SK_RMSG_REQUEST);
+	now += 1 * MS;
+	n = mk_id(b, SK_RMSG_IN_PROGRESS, 1, 78);
+	assert_int_equal(cli_in(c, now, b, n, &ev), 0);
+	assert_true(c->rtt == 2 * MS);
+	/* A quicker one lowers it, to the floor of SK_RMSG_RTO_MIN_US. */
+	c->status = SK_RMSG_COMPLETE;
+	assert_int_equal(sk_rmsg_client_start(c, now, 79, f, fl), 0);
+	assert_int_equal(cli_out(c, now, &d), SK_RMSG_REQUEST);
+	now += 100;
+	n = mk_id(b, SK_RMSG_IN_PROGRESS, 2, 79);
+	assert_int_equal(cli_in(c, now, b, n, &ev), 0);
+	assert_true(c->rtt == 100);
+	c->status = SK_RMSG_COMPLETE;
+	assert_int_equal(sk_rmsg_client_start(c, now, 80, f, fl), 0);
+	assert_int_equal(cli_out(c, now, &d), SK_RMSG_REQUEST);
+	assert_true(sk_rmsg_client_next_timeout(c, now) ==
+		    now + SK_RMSG_RTO_MIN_US);
+	/* A slow one does not raise it; the configured wait stays the cap. */
+	free(c);
+	cfg.retry_us = 4 * MS;
+	c = cli_new(&cfg, now, 90);
+	assert_int_equal(cli_out(c, now, &d), SK_RMSG_REQUEST);
+	now += 3 * MS;
+	n = mk_id(b, SK_RMSG_IN_PROGRESS, 0, 90);
+	assert_int_equal(cli_in(c, now, b, n, &ev), 0);
+	c->status = SK_RMSG_COMPLETE;
+	assert_int_equal(sk_rmsg_client_start(c, now, 91, f, fl), 0);
+	assert_int_equal(cli_out(c, now, &d), SK_RMSG_REQUEST);
+	assert_true(sk_rmsg_client_next_timeout(c, now) == now + 4 * MS);
+	free(c);
+}
+
 static void test_client_reassembly(void **st)
 {
 	uint64_t now = 7 * SEC;
@@ -2306,6 +2367,7 @@ int main(void)
 		cmocka_unit_test(test_error_streams),
 		cmocka_unit_test(test_client_no_reply),
 		cmocka_unit_test(test_client_polls),
+		cmocka_unit_test(test_client_learns_the_path),
 		cmocka_unit_test(test_client_reassembly),
 		cmocka_unit_test(test_client_ack_ranges),
 		cmocka_unit_test(test_cancel),
