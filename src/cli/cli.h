@@ -15,6 +15,7 @@
 #define SK_EXIT_EXEC 255       /* exec's own errors (as ssh) */
 
 #include <stdio.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 int sk_cmd_serve(int argc, char **argv);
@@ -22,6 +23,34 @@ int sk_cmd_serve(int argc, char **argv);
  * given to --user, names them in messages. Returns 0 after logging the
  * user and group it now runs as, or -1 after logging why not. */
 int sk_drop_privileges(const char *user, uid_t uid, gid_t gid);
+/* Drop every capability a process that is not root was started with
+ * (systemd's AmbientCapabilities=, for ports below 1024), once its
+ * sockets are bound: the commands exec runs must not inherit them.
+ * Root, and a process with none, are left as they are. Returns 0, or -1
+ * after logging why. */
+int sk_drop_capabilities(void);
+
+/* A socket systemd handed to `serve` (socket activation; sd.c). */
+struct sk_sd_socket {
+	int fd;                        /* the descriptor */
+	char name[256];                /* its FileDescriptorName= */
+	unsigned transport;            /* SK_TCP, SK_UDP or SK_UNIX */
+	struct sockaddr_storage addr;  /* what it is bound to */
+	char where[128];               /* that address as text, or the
+					* unix socket's path */
+};
+/* Take the sockets systemd handed over (and unset LISTEN_*), at most
+ * cap, into out. Returns how many (0 when none), or -1 with a message
+ * in err: a socket that is no listening TCP, bound UDP or listening unix
+ * stream socket, or a malformed hand-over. */
+int sk_sd_listen(struct sk_sd_socket *out, size_t cap, char *err,
+		 size_t errcap);
+/* Tell systemd (NOTIFY_SOCKET; nothing without it) that we are ready,
+ * serving `sockets`, `handed` of them from systemd. */
+void sk_sd_ready(size_t sockets, size_t handed);
+/* Tell systemd that we are stopping; for sk_server_atstop(). */
+void sk_sd_stopping(void *arg);
+
 /* `sockit help serve`, built from every service's declarations. */
 void sk_serve_help(FILE *f);
 int sk_cmd_welcome(int argc, char **argv);

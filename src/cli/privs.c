@@ -1,6 +1,8 @@
 /*
  * privs.c: `serve --user`: after binding, become an unprivileged user,
- * and say which.
+ * and say which; and a daemon started unprivileged with capabilities
+ * (systemd's AmbientCapabilities=) gives them up once it has bound its
+ * sockets.
  */
 #include <errno.h>
 #include <grp.h>
@@ -159,5 +161,35 @@ int sk_drop_privileges(const char *user, uid_t uid, gid_t gid)
 		return -1;
 	}
 	sk_log_info("running as user %s, group %s", uname, gname);
+	return 0;
+}
+
+int sk_drop_capabilities(void)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0,
+	};
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+	int any = 0;
+
+	if (getuid() == 0 || geteuid() == 0)
+		return 0;
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capget, &hdr, data) != 0) {
+		sk_log_warn(-errno, "serve: cannot read our capabilities");
+		return -1;
+	}
+	for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++)
+		any |= data[i].permitted != 0 || data[i].inheritable != 0;
+	if (!any)
+		return 0;
+	/* The ambient set first: it must stay within permitted and
+	 * inheritable, and it is what a child would inherit. */
+	memset(data, 0, sizeof(data));
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0L, 0L, 0L) != 0 ||
+	    syscall(SYS_capset, &hdr, data) != 0) {
+		sk_log_warn(-errno, "serve: cannot drop our capabilities");
+		return -1;
+	}
 	return 0;
 }

@@ -17,6 +17,12 @@
  * Precedence: the file before the command line; within each, keys for
  * every service before keys for one, so `--idle-timeout 60
  * --chat-idle-timeout 0` means what it says in any order.
+ *
+ * Under systemd (sd.c), the sockets it hands over are served too, each
+ * by the service its FileDescriptorName= names, over the transport its
+ * type says; they are checked with the rest, and then the embedded
+ * defaults are not bound. READY=1 is sent once every socket is up and
+ * privileges are dropped, STOPPING=1 when shutdown begins.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -161,6 +167,10 @@ struct sk__serve {
 	struct sk_svc_limits lscratch;     /* for checking limits */
 	struct sk__specs file_specs;       /* `service =` lines */
 	struct sk__specs specs;            /* what to serve */
+	struct sk_sd_socket handed[SK_MAX_LISTENERS]; /* from systemd */
+	int handed_svc[SK_MAX_LISTENERS];  /* each one's index in
+					    * sk_services */
+	size_t nhanded;                    /* how many */
 	uid_t uid;                         /* --user, resolved */
 	gid_t gid;                         /* and its group */
 	int in_file;                       /* reading the config file */
@@ -716,6 +726,15 @@ void sk_serve_help(FILE *f)
 	      "over the same key for every service. SIGINT or SIGTERM stops the\n"
 	      "daemon gracefully.\n"
 	      "\n"
+	      "Under systemd, sockets it hands over (socket activation) are served\n"
+	      "too: each by the service its FileDescriptorName= names, over the\n"
+	      "transport its type says (TCP, UDP, or a unix stream socket for a\n"
+	      "service with TCP). The defaults are then not bound, so a service\n"
+	      "handed no socket is not served unless a SERVICE names it. A socket\n"
+	      "named after no service, or of a transport its service lacks, is a\n"
+	      "usage error. With NOTIFY_SOCKET set, READY=1 is sent once every\n"
+	      "socket is up and privileges are dropped, STOPPING=1 at shutdown.\n"
+	      "\n"
 	      "example: sockit serve daytime=0.0.0.0:13 timefmt/udp=:8083 welcome\n",
 	      f);
 }
@@ -856,6 +875,28 @@ static int sk__bind_spec(struct sk_server *srv, struct sk_svc *v,
 	return 0;
 }
 
+/* Serve a socket systemd handed over, as sk__bind_spec() serves one it
+ * binds: the same listener, limits and "listening" line. Returns 0 or -1
+ * (already reported). */
+static int sk__adopt(struct sk_server *srv, struct sk_svc *v,
+		     const struct sk_sd_socket *h)
+{
+	static const char *const tn[] = { "", "tcp", "udp", "", "unix" };
+	const char *name = h->name;
+	int rc;
+
+	rc = sk_server_adopt(srv, v, h->transport, h->fd, NULL);
+	if (rc != 0) {
+		sk_log_warnx("%s/%s %s: socket %d from systemd: %s", name,
+			     tn[h->transport], h->where, h->fd,
+			     sk_strerror(rc));
+		return -1;
+	}
+	printf("sockit: %s/%s %s: listening\n", name, tn[h->transport],
+	       h->where);
+	return 0;
+}
+
 /* ---- checks before anything is bound ---- */
 
 /* One address a listener spec takes, to find two specs that take the
@@ -893,14 +934,48 @@ static int sk__takes_same(const struct sk__take *a, const struct sk__take *b)
 	       memcmp(a->addr, any, n) == 0 || memcmp(b->addr, any, n) == 0;
 }
 
-/* Refuse two listener specs that take the same address. Returns -1, or
- * an exit code after the usage error. */
-static int sk__check_clashes(const struct sk__specs *sp)
+/* How take k's listener was asked for, for a message: a spec as it was
+ * written, or a socket from systemd. */
+static const char *sk__take_text(const struct sk__serve *sv, size_t k,
+				 char *buf, size_t cap)
 {
-	static struct sk__take t[SK_MAX_LISTENERS * 4];
+	const struct sk_sd_socket *h;
+
+	if (k < SK_MAX_LISTENERS)
+		return sk__spec_text(&sv->specs, k);
+	h = &sv->handed[k - SK_MAX_LISTENERS];
+	snprintf(buf, cap, "%s (socket %d from systemd)", h->name, h->fd);
+	return buf;
+}
+
+/* Refuse two listeners that take the same address: two specs, or a spec
+ * and a socket systemd handed over (which, for UDP, might otherwise
+ * share it silently). Returns -1, or an exit code after the usage
+ * error. */
+static int sk__check_clashes(const struct sk__serve *sv)
+{
+	static struct sk__take t[SK_MAX_LISTENERS * 5];
 	static const char *const loop[2] = { "127.0.0.1", "::1" };
+	const struct sk__specs *sp = &sv->specs;
+	char ta[SK_HOST_MAX + 64], tb[SK_HOST_MAX + 64];
 	size_t nt = 0;
 
+	for (size_t j = 0; j < sv->nhanded; j++) {
+		const struct sk_sd_socket *h = &sv->handed[j];
+		struct sk__take *x = &t[nt++];
+		const struct sockaddr *sa = (const struct sockaddr *)&h->addr;
+		int v6;
+
+		memset(x, 0, sizeof(*x));
+		x->transport = h->transport;
+		x->text = h->where;
+		x->spec = SK_MAX_LISTENERS + j;
+		if (h->transport == SK_UNIX)
+			continue;
+		x->family = sa->sa_family;
+		memcpy(x->addr, sk_sockaddr_bytes(sa, &v6), v6 ? 16 : 4);
+		x->port = sk_sockaddr_port(sa);
+	}
 	for (size_t k = 0; k < sp->n; k++) {
 		const struct sk_spec *s = &sp->spec[k];
 		const struct sk_service *d = sk_service_find(s->service);
@@ -936,17 +1011,21 @@ static int sk__check_clashes(const struct sk__specs *sp)
 		for (size_t i = 0; i < j; i++) {
 			const struct sk__take *a = &t[i], *b = &t[j];
 
-			if (a->spec == b->spec || !sk__takes_same(a, b))
+			if (a->spec == b->spec || !sk__takes_same(a, b) ||
+			    (a->spec >= SK_MAX_LISTENERS &&
+			     b->spec >= SK_MAX_LISTENERS))
 				continue;
 			if (b->transport == SK_UNIX)
 				return sk_usage_error("serve", "'%s' and '%s' "
 					"both listen on unix %s",
-					sk__spec_text(sp, a->spec),
-					sk__spec_text(sp, b->spec), b->text);
+					sk__take_text(sv, a->spec, ta,
+						      sizeof(ta)),
+					sk__take_text(sv, b->spec, tb,
+						      sizeof(tb)), b->text);
 			return sk_usage_error("serve", "'%s' and '%s' both "
 				"listen on %s %s%s%s:%u",
-				sk__spec_text(sp, a->spec),
-				sk__spec_text(sp, b->spec),
+				sk__take_text(sv, a->spec, ta, sizeof(ta)),
+				sk__take_text(sv, b->spec, tb, sizeof(tb)),
 				b->transport == SK_TCP ? "tcp" : "udp",
 				b->family == AF_INET6 ? "[" : "", b->text,
 				b->family == AF_INET6 ? "]" : "",
@@ -992,9 +1071,11 @@ static int sk__check(struct sk__serve *sv)
 	int served[SK_MAX_LISTENERS] = { 0 };
 	int rc;
 
-	rc = sk__check_clashes(&sv->specs);
+	rc = sk__check_clashes(sv);
 	if (rc >= 0)
 		return rc;
+	for (size_t j = 0; j < sv->nhanded; j++)
+		served[sv->handed_svc[j]] = 1;
 	for (size_t k = 0; k < sv->specs.n; k++) {
 		const struct sk_service *d =
 			sk_service_find(sv->specs.spec[k].service);
@@ -1018,6 +1099,62 @@ static int sk__check(struct sk__serve *sv)
 	    sk__user(sv->daemon.user, &sv->uid, &sv->gid) != 0)
 		return sk_usage_error("serve", "--user %s: no such user",
 				      sv->daemon.user);
+	return -1;
+}
+
+/* The names of every service, "welcome, chat, ...", for messages. */
+static void sk__names(char *buf, size_t cap)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; sk_services[i] != NULL && off < cap; i++)
+		off += (size_t)snprintf(buf + off, cap - off, "%s%s",
+					i ? ", " : "", sk_services[i]->name);
+}
+
+/*
+ * Take the sockets systemd handed over and find each one's service: its
+ * FileDescriptorName= must be a service's name, and its type one of that
+ * service's transports (a unix stream socket for a service with TCP).
+ * Returns -1 when all is well (or there are none), else an exit code
+ * after the usage error.
+ */
+static int sk__handed(struct sk__serve *sv)
+{
+	static const char *const tn[] = { "", "tcp", "udp", "", "unix" };
+	char err[512], names[128];
+	int n;
+
+	n = sk_sd_listen(sv->handed, SK_MAX_LISTENERS, err, sizeof(err));
+	if (n < 0)
+		return sk_usage_error("serve", "%s", err);
+	sv->nhanded = (size_t)n;
+	for (size_t j = 0; j < sv->nhanded; j++) {
+		const struct sk_sd_socket *h = &sv->handed[j];
+		const struct sk_service *d = sk_service_find(h->name);
+		unsigned need = h->transport == SK_UNIX ? SK_TCP : h->transport;
+		int i = 0;
+
+		if (d == NULL) {
+			sk__names(names, sizeof(names));
+			return sk_usage_error("serve", "socket %d from systemd "
+				"(%s %s) is named '%s', which is no service "
+				"(know %s): set its FileDescriptorName= to "
+				"the service's name", h->fd, tn[h->transport],
+				h->where, h->name, names);
+		}
+		if (!(d->transports & need))
+			return sk_usage_error("serve", "socket %d from systemd "
+				"(%s %s) is named '%s', but %s has no %s "
+				"transport", h->fd, tn[h->transport], h->where,
+				h->name, d->name,
+				h->transport == SK_UNIX ? "stream (tcp)"
+							: tn[h->transport]);
+		while (sk_services[i] != d)
+			i++;
+		sv->handed_svc[j] = i;
+	}
 	return -1;
 }
 
@@ -1107,9 +1244,14 @@ static int sk__parse(struct sk__serve *sv, int argc, char **argv)
 	for (int i = optind; i < argc; i++)
 		if (sk__add_spec(&sv->specs, argv[i], err, sizeof(err)) != 0)
 			return sk_usage_error("serve", "%s", err);
+	rc = sk__handed(sv);
+	if (rc >= 0)
+		return rc;
 	if (sv->specs.n == 0)
 		sv->specs = sv->file_specs;
-	if (sv->specs.n == 0) {
+	/* Sockets from systemd stand for the defaults: a service it handed
+	 * none is not served unless a spec names it. */
+	if (sv->specs.n == 0 && sv->nhanded == 0) {
 		for (size_t i = 0; sk_services[i] != NULL; i++)
 			sk__add_spec(&sv->specs, sk_services[i]->name, err,
 				     sizeof(err));
@@ -1152,13 +1294,18 @@ int sk_cmd_serve(int argc, char **argv)
 		goto out;
 	/* Every served service's settings, checked as a whole (a service's
 	 * own check may refuse a combination) before anything is bound. */
-	for (size_t k = 0; k < sv->specs.n; k++) {
-		const struct sk_service *d =
-			sk_service_find(sv->specs.spec[k].service);
+	for (size_t k = 0; k < sv->nhanded + sv->specs.n; k++) {
 		size_t i = 0;
 
-		while (sk_services[i] != d)
-			i++;
+		if (k < sv->nhanded) {
+			i = (size_t)sv->handed_svc[k];
+		} else {
+			const struct sk_service *d = sk_service_find(
+				sv->specs.spec[k - sv->nhanded].service);
+
+			while (sk_services[i] != d)
+				i++;
+		}
 		if (want[i])
 			continue;
 		want[i] = 1;
@@ -1182,13 +1329,22 @@ int sk_cmd_serve(int argc, char **argv)
 		sk_log_errx("serve: out of memory");
 		goto out;
 	}
-	for (size_t k = 0; k < sv->specs.n; k++) {
-		const struct sk_service *d =
-			sk_service_find(sv->specs.spec[k].service);
+	/* Never full: the server's first. */
+	(void)sk_server_atstop(srv, sk_sd_stopping, NULL);
+	/* The sockets from systemd first, then the specs. */
+	for (size_t k = 0; k < sv->nhanded + sv->specs.n; k++) {
+		const struct sk_service *d;
 		size_t i = 0;
 
-		while (sk_services[i] != d)
-			i++;
+		if (k < sv->nhanded) {
+			i = (size_t)sv->handed_svc[k];
+		} else {
+			d = sk_service_find(
+				sv->specs.spec[k - sv->nhanded].service);
+			while (sk_services[i] != d)
+				i++;
+		}
+		d = sk_services[i];
 		if (inst[i] == NULL) {
 			int e;
 
@@ -1211,17 +1367,34 @@ int sk_cmd_serve(int argc, char **argv)
 				goto stop;
 			}
 		}
-		if (sk__bind_spec(srv, inst[i], &sv->specs.spec[k]) != 0)
+		if (k < sv->nhanded) {
+			if (sk__adopt(srv, inst[i], &sv->handed[k]) != 0)
+				goto stop;
+			continue;
+		}
+		if (sk__bind_spec(srv, inst[i],
+				  &sv->specs.spec[k - sv->nhanded]) != 0)
 			goto stop;
 	}
 	if (sk__control(srv, sv) != 0)
 		goto stop;
-	if (sv->daemon.user[0] != '\0' &&
-	    sk_drop_privileges(sv->daemon.user, sv->uid, sv->gid) != 0)
+	if (sv->daemon.user[0] != '\0') {
+		if (sk_drop_privileges(sv->daemon.user, sv->uid, sv->gid) != 0)
+			goto stop;
+	} else if (sk_drop_capabilities() != 0) {
 		goto stop;
-	printf("sockit: ready, %zu socket%s, pid %ld\n",
-	       sk_server_listeners(srv),
-	       sk_server_listeners(srv) == 1 ? "" : "s", (long)getpid());
+	}
+	if (sv->nhanded > 0)
+		printf("sockit: ready, %zu socket%s (%zu from systemd), "
+		       "pid %ld\n", sk_server_listeners(srv),
+		       sk_server_listeners(srv) == 1 ? "" : "s", sv->nhanded,
+		       (long)getpid());
+	else
+		printf("sockit: ready, %zu socket%s, pid %ld\n",
+		       sk_server_listeners(srv),
+		       sk_server_listeners(srv) == 1 ? "" : "s",
+		       (long)getpid());
+	sk_sd_ready(sk_server_listeners(srv), sv->nhanded);
 	rc = SK_EXIT_OK;
 stop:
 	if (rc != SK_EXIT_OK)

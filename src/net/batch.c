@@ -9,6 +9,7 @@
 #include "batch.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/errqueue.h>
 #include <linux/filter.h>
 #include <netinet/in.h>
@@ -367,22 +368,17 @@ static void sk__run(void *arg)
 }
 
 /* A bound, non-blocking SO_REUSEPORT socket with receive timestamps. */
-static int sk__socket(const struct sockaddr *addr)
+/* The options every worker socket gets, before it is bound (or, for a
+ * socket handed to us, as it is). Returns 0 or a negative errno. */
+static int sk__sockopts(int fd, int family)
 {
-	int fd, on = 1, size = SK_UDP_RCVBUF, err;
+	int on = 1, size = SK_UDP_RCVBUF;
 
-	fd = socket(addr->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		    0);
-	if (fd < 0)
+	if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)) != 0)
 		return -errno;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)) != 0 ||
-	    (addr->sa_family == AF_INET6 &&
-	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) != 0))
-		goto error;
 	/* Replies are small: send them with DF set and ignore path MTU, which
 	 * also spares the kernel an IP ID hash per datagram. */
-	if (addr->sa_family == AF_INET)
+	if (family == AF_INET)
 		setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER,
 			   &(int){ IP_PMTUDISC_PROBE }, sizeof(int));
 	else
@@ -390,6 +386,25 @@ static int sk__socket(const struct sockaddr *addr)
 			   &(int){ IPV6_PMTUDISC_PROBE }, sizeof(int));
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)))
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	return 0;
+}
+
+static int sk__socket(const struct sockaddr *addr)
+{
+	int fd, on = 1, err;
+
+	fd = socket(addr->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0 ||
+	    (addr->sa_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) != 0))
+		goto error;
+	if ((err = sk__sockopts(fd, addr->sa_family)) != 0) {
+		close(fd);
+		return err;
+	}
 	if (bind(fd, addr, sk_sockaddr_len(addr)) != 0)
 		goto error;
 	return fd;
@@ -524,9 +539,13 @@ static int sk__worker_start(struct sk__worker *w)
 	return 0;
 }
 
-int sk_batch_start(const struct sk_batch_ops *ops, const void *cfg,
-		   const struct sockaddr *addr, unsigned threads, unsigned spin_us,
-		   struct sockaddr_storage *bound, struct sk_batch **out)
+/* sk_batch_start() on addr, or, when fd is not -1, sk_batch_adopt() on
+ * fd (addr is then its address, and threads 1). fd is closed on
+ * failure. */
+static int sk__start(const struct sk_batch_ops *ops, const void *cfg,
+		     const struct sockaddr *addr, int fd, unsigned threads,
+		     unsigned spin_us, struct sockaddr_storage *bound,
+		     struct sk_batch **out)
 {
 	struct sk_batch *b;
 	struct sockaddr_storage at;
@@ -539,8 +558,11 @@ int sk_batch_start(const struct sk_batch_ops *ops, const void *cfg,
 	if (threads == 0)
 		threads = 1;
 	b = calloc(1, sizeof(*b) + threads * sizeof(b->w[0]));
-	if (b == NULL)
+	if (b == NULL) {
+		if (fd >= 0)
+			close(fd);
 		return -ENOMEM;
+	}
 	b->ops = ops;
 	b->cfg = cfg;
 	b->spin_us = spin_us;
@@ -549,12 +571,24 @@ int sk_batch_start(const struct sk_batch_ops *ops, const void *cfg,
 		struct sk__worker *w = calloc(1, sizeof(*w));
 
 		if (w == NULL) {
+			if (fd >= 0)
+				close(fd);
 			rc = -ENOMEM;
 			break;
 		}
 		w->b = b;
 		w->idx = i;
-		w->fd = sk__socket((struct sockaddr *)&at);
+		if (fd >= 0) {
+			w->fd = fd;
+			fd = -1; /* the worker's from now on */
+			rc = sk__sockopts(w->fd, at.ss_family);
+			if (rc != 0) {
+				sk__worker_free(w, ops);
+				break;
+			}
+		} else {
+			w->fd = sk__socket((struct sockaddr *)&at);
+		}
 		if (w->fd < 0) {
 			rc = w->fd;
 			w->fd = -1;
@@ -615,6 +649,37 @@ int sk_batch_start(const struct sk_batch_ops *ops, const void *cfg,
 		*bound = at;
 	*out = b;
 	return 0;
+}
+
+int sk_batch_start(const struct sk_batch_ops *ops, const void *cfg,
+		   const struct sockaddr *addr, unsigned threads, unsigned spin_us,
+		   struct sockaddr_storage *bound, struct sk_batch **out)
+{
+	return sk__start(ops, cfg, addr, -1, threads, spin_us, bound, out);
+}
+
+int sk_batch_adopt(const struct sk_batch_ops *ops, const void *cfg, int fd,
+		   unsigned spin_us, struct sockaddr_storage *bound,
+		   struct sk_batch **out)
+{
+	struct sockaddr_storage at;
+	socklen_t len = sizeof(at);
+	int flags;
+
+	if (getsockname(fd, (struct sockaddr *)&at, &len) != 0 ||
+	    (flags = fcntl(fd, F_GETFL)) < 0 ||
+	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+		int rc = -errno;
+
+		close(fd);
+		return rc;
+	}
+	if (at.ss_family != AF_INET && at.ss_family != AF_INET6) {
+		close(fd);
+		return -EAFNOSUPPORT;
+	}
+	return sk__start(ops, cfg, (struct sockaddr *)&at, fd, 1, spin_us,
+			 bound, out);
 }
 
 void sk_batch_take_stats(struct sk_batch *b, struct sk_batch_stats *sum)

@@ -106,6 +106,17 @@ int sk_batch_start(const struct sk_batch_ops *ops, const void *cfg,
 		   const struct sockaddr *addr, unsigned threads, unsigned spin_us,
 		   struct sockaddr_storage *bound, struct sk_batch **out);
 
+/*
+ * The same on a UDP socket that is already bound (fd, handed to the
+ * daemon by systemd): one worker, whose socket it is from then on (it is
+ * closed on failure too). A socket made elsewhere cannot be joined by
+ * more SO_REUSEPORT sockets of ours (the kernel lets only the user who
+ * made it do so), hence one worker.
+ */
+int sk_batch_adopt(const struct sk_batch_ops *ops, const void *cfg, int fd,
+		   unsigned spin_us, struct sockaddr_storage *bound,
+		   struct sk_batch **out);
+
 /* Sum the workers' counters and reset them. */
 void sk_batch_take_stats(struct sk_batch *b, struct sk_batch_stats *sum);
 

@@ -207,8 +207,11 @@ struct sk_server {
 	size_t nready;                  /* how many */
 	uint64_t seed[2];               /* hash keys, random per run */
 	uint64_t born;                  /* uv_hrtime() at creation */
-	void (*atstop)(void *);         /* told when shutdown begins */
-	void *atstop_arg;               /* its argument */
+	struct {
+		void (*fn)(void *);     /* told when shutdown begins */
+		void *arg;              /* its argument */
+	} atstop[SK_SERVER_ATSTOP_MAX]; /* in the order given */
+	size_t natstop;                 /* how many */
 	char rbuf[SK_UDP_BUF];          /* receive buffer for the loop */
 	char obuf[SK_UDP_BUF];          /* udp_reply's reply */
 };
@@ -412,10 +415,14 @@ const struct sk_server_config *sk_server_cfg(const struct sk_server *s)
 	return &s->cfg;
 }
 
-void sk_server_atstop(struct sk_server *s, void (*fn)(void *), void *arg)
+int sk_server_atstop(struct sk_server *s, void (*fn)(void *), void *arg)
 {
-	s->atstop = fn;
-	s->atstop_arg = arg;
+	if (s->natstop >= SK_SERVER_ATSTOP_MAX)
+		return -ENOBUFS;
+	s->atstop[s->natstop].fn = fn;
+	s->atstop[s->natstop].arg = arg;
+	s->natstop++;
+	return 0;
 }
 
 size_t sk_server_listeners(const struct sk_server *s)
@@ -1783,6 +1790,112 @@ int sk_server_listen_unix(struct sk_server *s, struct sk_svc *v,
 	return 0;
 }
 
+/* The address a handed socket is bound to, for its name and the loop
+ * check; a unix socket's is its path. Returns 0 or a negative errno. */
+static int sk__fd_name(int fd, struct sockaddr_storage *ss, char *as,
+		       size_t cap)
+{
+	socklen_t len = sizeof(*ss);
+
+	memset(ss, 0, sizeof(*ss));
+	if (getsockname(fd, (struct sockaddr *)ss, &len) != 0)
+		return -errno;
+	if (ss->ss_family == AF_UNIX) {
+		const struct sockaddr_un *un = (const struct sockaddr_un *)ss;
+		size_t n = len > offsetof(struct sockaddr_un, sun_path)
+			? len - offsetof(struct sockaddr_un, sun_path) : 0;
+
+		if (n == 0 || un->sun_path[0] == '\0')
+			/* Unnamed, or abstract: '@' as ss(8) writes it. */
+			snprintf(as, cap, "@%.*s", n > 1 ? (int)(n - 1) : 0,
+				 un->sun_path + 1);
+		else
+			snprintf(as, cap, "%.*s", (int)strnlen(un->sun_path, n),
+				 un->sun_path);
+		return 0;
+	}
+	sk_sockaddr_str((struct sockaddr *)ss, as, cap);
+	return 0;
+}
+
+int sk_server_adopt(struct sk_server *s, struct sk_svc *v, unsigned transport,
+		    int fd, struct sockaddr_storage *bound)
+{
+	const struct sk_service *d = v->def;
+	struct sk_listener *l;
+	struct sockaddr_storage ss;
+	char as[SK_UNIX_PATH_MAX + 2]; /* a path, "@" and a NUL */
+	int rc;
+
+	rc = sk__fd_name(fd, &ss, as, sizeof(as));
+	if (rc == 0 && s->nlis >= SK_MAX_LISTENERS)
+		rc = UV_ENOBUFS;
+	if (rc != 0) {
+		close(fd);
+		return rc;
+	}
+	l = sk__lis_new(s, v, transport);
+	if (l == NULL) {
+		close(fd);
+		return UV_ENOMEM;
+	}
+	if (transport == SK_UDP && d->udp_batch != NULL) {
+		unsigned threads, spin_us;
+
+		d->udp_batch->params(v->settings, &threads, &spin_us);
+		rc = sk_batch_adopt(d->udp_batch, v->settings, fd, spin_us, &ss,
+				    &l->batch);
+		if (rc != 0) {
+			free(l);
+			return rc;
+		}
+		l->batched = 1;
+	} else {
+		if (transport == SK_UDP)
+			rc = uv_udp_init(&s->loop, &l->u.udp);
+		else if (transport == SK_TCP)
+			rc = uv_tcp_init(&s->loop, &l->u.tcp);
+		else
+			rc = uv_pipe_init(&s->loop, &l->u.pipe, 0);
+		if (rc != 0) {
+			close(fd);
+			free(l->spare);
+			free(l);
+			return rc;
+		}
+		l->u.h.data = l;
+		if (transport == SK_UDP)
+			rc = uv_udp_open(&l->u.udp, fd);
+		else if (transport == SK_TCP)
+			rc = uv_tcp_open(&l->u.tcp, fd);
+		else
+			rc = uv_pipe_open(&l->u.pipe, fd);
+		if (rc != 0) {
+			/* Not the handle's: libuv did not take it. */
+			close(fd);
+		} else if (transport == SK_UDP) {
+			sk__udp_rcvbuf(&l->u.udp);
+			rc = uv_udp_recv_start(&l->u.udp, sk__alloc,
+					       sk__udp_recv);
+		} else {
+			rc = uv_listen(&l->u.st, SOMAXCONN, sk__accept);
+		}
+		if (rc != 0) {
+			uv_close(&l->u.h, sk__lis_free);
+			return rc;
+		}
+	}
+	if (ss.ss_family == AF_INET)
+		l->port = ((struct sockaddr_in *)&ss)->sin_port;
+	else if (ss.ss_family == AF_INET6)
+		l->port = ((struct sockaddr_in6 *)&ss)->sin6_port;
+	/* A handed unix socket's file is systemd's: never removed here. */
+	sk__lis_keep(s, l, as);
+	if (bound != NULL)
+		*bound = ss;
+	return 0;
+}
+
 /* ---- timers, signals, shutdown ---- */
 
 /* A batched listener's workers' counters, into its interval's. */
@@ -2001,8 +2114,8 @@ static void sk__shutdown(struct sk_server *s, int say)
 	s->stopping = 1;
 	if (say)
 		sk_log_info("shutting down");
-	if (s->atstop != NULL)
-		s->atstop(s->atstop_arg);
+	for (size_t i = 0; i < s->natstop; i++)
+		s->atstop[i].fn(s->atstop[i].arg);
 	/* Worker threads stop first, so their last counts are summed. */
 	for (size_t i = 0; i < s->nlis; i++) {
 		if (s->lis[i]->batch != NULL) {

@@ -56,6 +56,19 @@ int sk_server_listen(struct sk_server *s, struct sk_svc *svc,
 int sk_server_listen_unix(struct sk_server *s, struct sk_svc *svc,
 			  const char *path);
 
+/*
+ * Serve svc over transport (SK_TCP, SK_UDP or SK_UNIX) on fd, a socket
+ * bound elsewhere (handed to the daemon by systemd): a listening stream
+ * socket, or a bound datagram one, whose type the caller has checked. It
+ * becomes a listener like those sk_server_listen() binds, with the same
+ * limits, counters and name. fd is the server's from then on, closed
+ * on failure too; a unix socket's file is never removed. Returns 0 or a
+ * libuv error; *bound, when not NULL, gets the socket's address.
+ */
+int sk_server_adopt(struct sk_server *s, struct sk_svc *svc,
+		    unsigned transport, int fd, struct sockaddr_storage *bound);
+
+
 /* Bytes one connection of s takes in our memory (the kernel's socket
  * buffers not counted). */
 size_t sk_svc_conn_bytes(const struct sk_svc *s);
@@ -101,9 +114,14 @@ uint64_t sk_server_uptime_ms(const struct sk_server *s);
 struct uv_loop_s *sk_server_loop(struct sk_server *s);
 const struct sk_server_config *sk_server_cfg(const struct sk_server *s);
 
+/* Most sk_server_atstop() callbacks of one server. */
+#define SK_SERVER_ATSTOP_MAX 4
+
 /* Call fn(arg) once, when shutdown begins (before services stop): the
- * place for a module on s's loop to close its handles. One at a time. */
-void sk_server_atstop(struct sk_server *s, void (*fn)(void *), void *arg);
+ * place for a module on s's loop to close its handles, or to say that
+ * the daemon is stopping. Callbacks run in the order given. Returns 0,
+ * or -ENOBUFS past SK_SERVER_ATSTOP_MAX. */
+int sk_server_atstop(struct sk_server *s, void (*fn)(void *), void *arg);
 
 /* Number of listeners bound so far. */
 size_t sk_server_listeners(const struct sk_server *s);

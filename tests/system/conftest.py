@@ -95,11 +95,14 @@ class Server:
     """A running `sockit serve`."""
 
     def __init__(self, args, env=None, timeout=20, stdin=None, wrap=(),
-                 stamps=True, log=None):
+                 stamps=True, log=None, wait=True, binary=SOCKIT):
         """stamps: the log's lines carry the time (the default for a
         file); a test that logs otherwise reads raw_stderr(). log: the
         file (w+) to be the daemon's stderr, if the test needs to know it
-        first; a temporary file otherwise."""
+        first; a temporary file otherwise. wait=False returns once the
+        process is started; the caller then calls wait_ready() (after
+        waking a socket-activation wrapper, say). binary: another sockit
+        than SOCKIT_BIN (a packaged one)."""
         self.args = args
         self.stamps = stamps
         self.our_tz = "TZ" not in (env or {})
@@ -112,7 +115,7 @@ class Server:
         # wrap: a command that execs the rest (nsenter into a network
         # namespace), so that proc is still the daemon.
         self.proc = subprocess.Popen(
-            list(wrap) + [SOCKIT, "serve"] + list(args),
+            list(wrap) + [binary, "serve"] + list(args),
             stdin=stdin,
             stdout=subprocess.PIPE,
             stderr=self.log,
@@ -122,6 +125,11 @@ class Server:
         self.lines = []  # what it printed on stdout before "ready"
         self.rest = b""  # what followed "ready" in the same read
         self.stopped = False
+        if wait:
+            self.wait_ready(timeout)
+
+    def wait_ready(self, timeout=20):
+        """Read stdout until the "ready" line, keeping the listeners."""
         buf = b""
         deadline = time.monotonic() + timeout
         while True:
@@ -200,16 +208,17 @@ class Server:
 
 @pytest.fixture
 def serve():
-    """serve(*args, env=None, stamps=True, log=None) starts a server (see
-    Server). After the test, passed or failed, every server it started is
+    """serve(*args, env=None, stamps=True, log=None, wait=True) starts a
+    server (see Server). After the test, passed or failed, every server it started is
     stopped and its log scanned, and each must have exited 0. A test may
     stop a server itself (to check its exit code or last log lines); the
     finalizer then only checks the exit code."""
     started = []
 
-    def start(*args, env=None, stdin=None, wrap=(), stamps=True, log=None):
+    def start(*args, env=None, stdin=None, wrap=(), stamps=True, log=None,
+              wait=True):
         s = Server(args, env=env, stdin=stdin, wrap=wrap, stamps=stamps,
-                   log=log)
+                   log=log, wait=wait)
         started.append(s)
         return s
 

@@ -1,5 +1,6 @@
-"""`make install` installs the binary and the man pages under DESTDIR and
-PREFIX (through the same cmake --install step the Makefile runs)."""
+"""`make install` installs the binary, the man pages and the systemd units
+under DESTDIR and PREFIX (through the same cmake --install step the
+Makefile runs)."""
 import os
 import subprocess
 
@@ -20,3 +21,12 @@ def test_install_tree(tmp_path):
     assert man5.read_text().startswith(".TH SOCKIT.CONF 5 ")
     r = subprocess.run([str(binary), "--version"], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.startswith("sockit ")
+    units = tmp_path / "opt/sk/lib/systemd/system"
+    assert sorted(os.listdir(units)) == sorted(
+        ["sockit.service"] + ["sockit-%s.socket" % n for n in
+                              ("welcome", "chat", "exec", "timefmt",
+                               "daytime", "time", "ntp")])
+    # The service runs the binary installed with it.
+    service = (units / "sockit.service").read_text()
+    assert "\nExecStart=/opt/sk/bin/sockit serve\n" in service
+    assert "@" not in service.split("ExecStart=")[1].split("\n")[0]

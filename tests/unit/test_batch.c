@@ -13,6 +13,9 @@
  * and has the service send a reply to a closed loopback port, so the
  * kernel queues the ICMP port unreachable on the socket's error queue,
  * which makes epoll report POLLERR until the queue is read.
+ *
+ * And a socket bound elsewhere (sk_batch_adopt: systemd's), served by one
+ * worker that closes it at stop.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -284,6 +287,39 @@ static void test_no_steering_means_one_worker(void **state)
 	stop(b);
 }
 
+/* A socket bound elsewhere (handed over by systemd), blocking as systemd
+ * hands it: one worker serves it, and owns it (closed at stop). */
+static void test_adopt_a_bound_socket(void **state)
+{
+	struct sockaddr_in a = loopback(0);
+	struct sockaddr_storage at;
+	struct sk_batch_stats sum;
+	struct sk_batch *b = NULL;
+	int fd;
+
+	(void)state;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	atomic_store(&made, 0);
+	assert_int_equal(sk_batch_adopt(&ops, NULL, fd, 0, &at, &b), 0);
+	assert_int_equal(atomic_load(&made), 1);
+	assert_true(fcntl(fd, F_GETFL) & O_NONBLOCK);
+	for (int i = 0; i < 8; i++)
+		assert_true(ask(&at, "hello"));
+	memset(&sum, 0, sizeof(sum));
+	sk_batch_stop(b, &sum);
+	assert_int_equal(atomic_load(&live), 0);
+	assert_int_equal(sk_batch_unclosed(), 0);
+	assert_int_equal(fcntl(fd, F_GETFD), -1); /* closed with its worker */
+	/* A socket that is no IPv4 or IPv6 one is refused, and closed. */
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(sk_batch_adopt(&ops, NULL, fd, 0, &at, &b),
+			 -EAFNOSUPPORT);
+	assert_int_equal(fcntl(fd, F_GETFD), -1);
+}
+
 static void test_socket_error_does_not_spin(void **state)
 {
 	struct sockaddr_storage at;
@@ -327,6 +363,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_start_answer_stop),
 		cmocka_unit_test(test_no_steering_means_one_worker),
+		cmocka_unit_test(test_adopt_a_bound_socket),
 		cmocka_unit_test(test_socket_error_does_not_spin),
 	};
 
