@@ -43,8 +43,11 @@ unit:
 	@test "$(B)" != build || $(MAKE) --no-print-directory build
 	cd $(B) && ctest --output-on-failure -j$(JOBS)
 
+# The Debian package is built from the source, whatever B is: its test
+# (test_deb.py) runs with the default build only.
 system:
-	SOCKIT_BIN=$(CURDIR)/$(B)/sockit $(PYTHON) -m pytest -q -p no:cacheprovider tests/system
+	SOCKIT_BIN=$(CURDIR)/$(B)/sockit SOCKIT_PACKAGE_TEST=$(if $(filter build,$(B)),1,0) \
+		$(PYTHON) -m pytest -q -p no:cacheprovider tests/system
 
 # ThreadSanitizer over what runs threads: the unit tests (test_batch and
 # test_log start threads) and the NTP system tests (its worker threads).
