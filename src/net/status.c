@@ -300,14 +300,37 @@ static void sk__listener_text(struct sk__sb *b,
 		(unsigned long long)t->accept_err, sk__s(t->accept_err));
 }
 
+/* The user and group the daemon runs as, named at start-up: once it is
+ * a user who may not read /etc/passwd (in a chroot, say), it could not
+ * name itself. */
+static struct {
+	uid_t uid;
+	gid_t gid;
+	char user[64];
+	char group[64];
+} sk__me;
+
+static void sk__name_me(uid_t uid, gid_t gid)
+{
+	struct passwd *pw = getpwuid(uid);
+	struct group *gr = getgrgid(gid);
+
+	sk__me.uid = uid;
+	sk__me.gid = gid;
+	snprintf(sk__me.user, sizeof(sk__me.user), "%s",
+		 pw != NULL ? pw->pw_name : "?");
+	snprintf(sk__me.group, sizeof(sk__me.group), "%s",
+		 gr != NULL ? gr->gr_name : "?");
+}
+
 /* The names of the user and group the daemon runs as ("?" without one). */
 static void sk__whoami(const char **user, const char **group)
 {
-	struct passwd *pw = getpwuid(geteuid());
-	struct group *gr = getgrgid(getegid());
-
-	*user = pw != NULL ? pw->pw_name : "?";
-	*group = gr != NULL ? gr->gr_name : "?";
+	if (geteuid() != sk__me.uid || getegid() != sk__me.gid ||
+	    sk__me.user[0] == '\0')
+		sk__name_me(geteuid(), getegid());
+	*user = sk__me.user;
+	*group = sk__me.group;
 }
 
 char *sk_status_doc(struct sk_server *s, int json)
@@ -639,6 +662,11 @@ int sk_status_start(struct sk_server *s, const char *path, uid_t uid,
 		return -ENOMEM;
 	}
 	st->srv = s;
+	/* Whom we are about to become, named while we may still look. */
+	if (uid != (uid_t)-1)
+		sk__name_me(uid, gid);
+	else
+		sk__name_me(geteuid(), getegid());
 	rc = uv_signal_init(sk_server_loop(s), &st->usr1);
 	if (rc != 0) {
 		free(st);

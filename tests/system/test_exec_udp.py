@@ -375,7 +375,12 @@ def test_no_reply_after_the_attempts(lossy, tmp_path):
         assert time.monotonic() < deadline
         time.sleep(0.05)
     ns.loss(10)  # the path goes dark
-    out, err = p.communicate(timeout=60)
+    try:
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:  # it never gave up: fail, and leave nothing
+            p.kill()
+            p.wait()
     assert p.returncode == 255
     assert err.decode() == "sockit: exec: %s: no reply (2 attempts)\n" % hp
 
