@@ -492,15 +492,21 @@ static void sk__xb_why(struct sk__xbench *b, const struct sk_exec_event *ev)
 			 ev->data.p);
 }
 
-/* A command's stream ended, with EXIT or ERROR. */
-static void sk__xb_ended(struct sk__xbench *b, struct sk__xslot *s,
-			 const struct sk_exec_event *ev)
+/* A command ended, with EXIT or ERROR: counted as ok or failed. */
+static void sk__xb_count(struct sk__xbench *b, const struct sk_exec_event *ev)
 {
 	if (ev->kind == SK_EXEC_EV_EXIT && !ev->exit.signaled &&
 	    ev->exit.status == 0)
 		b->ok++;
 	else if (b->failed++ == 0)
 		sk__xb_why(b, ev);
+}
+
+/* A command's stream ended: counted, and its slot freed. */
+static void sk__xb_ended(struct sk__xbench *b, struct sk__xslot *s,
+			 const struct sk_exec_event *ev)
+{
+	sk__xb_count(b, ev);
 	s->stream = 0;
 	b->running--;
 }
@@ -687,11 +693,7 @@ static int sk__xu_frames(struct sk__xbench *b, struct sk_exec_client *xc)
 		else if (ev.kind == SK_EXEC_EV_EXIT ||
 			 ev.kind == SK_EXEC_EV_REFUSED ||
 			 ev.kind == SK_EXEC_EV_ENDED) {
-			if (ev.kind == SK_EXEC_EV_EXIT && !ev.exit.signaled &&
-			    ev.exit.status == 0)
-				b->ok++;
-			else if (b->failed++ == 0)
-				sk__xb_why(b, &ev);
+			sk__xb_count(b, &ev);
 			ended = 1;
 		}
 	}

@@ -18,6 +18,7 @@
 #include "../proto/sk_limits.h"
 #include "../proto/ratelimit.h"
 #include "sockaddr.h"
+#include "tls.h"
 
 /* The PSK suites offered: AEADs with SHA-256 (see dtls.h). */
 #define SK__DTLS_SUITES "PSK-AES128-GCM-SHA256:PSK-CHACHA20-POLY1305"
@@ -86,7 +87,6 @@ struct sk_dtls {
 
 static BIO_METHOD *sk__meth;   /* our datagram BIO */
 static int sk__ctx_index = -1; /* SSL_CTX ex data: struct sk_dtls */
-static int sk__key_index = -1; /* SSL_CTX ex data: a client's key */
 
 uint64_t sk_dtls_now(void)
 {
@@ -873,26 +873,11 @@ void sk_dtls_free(struct sk_dtls *t)
 
 /* ---- the client side ---- */
 
-static void sk__key_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
-			 long argl, void *argp)
-{
-	(void)parent;
-	(void)ad;
-	(void)idx;
-	(void)argl;
-	(void)argp;
-	if (ptr != NULL) {
-		OPENSSL_cleanse(ptr, sizeof(struct sk_key));
-		free(ptr);
-	}
-}
-
 static unsigned sk__psk_client(SSL *ssl, const char *hint, char *identity,
 			       unsigned max_id, unsigned char *psk,
 			       unsigned max_psk)
 {
-	const struct sk_key *k = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl),
-						     sk__key_index);
+	const struct sk_key *k = sk_tls_ctx_key(SSL_get_SSL_CTX(ssl));
 	size_t n;
 
 	(void)hint;
@@ -908,37 +893,20 @@ static unsigned sk__psk_client(SSL *ssl, const char *hint, char *identity,
 
 SSL_CTX *sk_dtls_client_ctx(const struct sk_key *k, char *err, size_t cap)
 {
-	struct sk_key *copy = NULL;
-	SSL_CTX *ctx = NULL;
+	SSL_CTX *ctx = SSL_CTX_new(DTLS_client_method());
 
-	if (sk__key_index < 0) {
-		sk__key_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL,
-							 sk__key_free);
-		if (sk__key_index < 0)
-			goto error;
-	}
-	copy = malloc(sizeof(*copy));
-	ctx = SSL_CTX_new(DTLS_client_method());
-	if (copy == NULL || ctx == NULL ||
+	if (ctx == NULL ||
 	    !SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION) ||
 	    !SSL_CTX_set_max_proto_version(ctx, DTLS1_2_VERSION) ||
-	    !SSL_CTX_set_cipher_list(ctx, SK__DTLS_SUITES))
-		goto error;
-	*copy = *k;
-	if (!SSL_CTX_set_ex_data(ctx, sk__key_index, copy))
-		goto error;
-	copy = NULL;
+	    !SSL_CTX_set_cipher_list(ctx, SK__DTLS_SUITES) ||
+	    sk_tls_ctx_set_key(ctx, k) != 0) {
+		ERR_clear_error();
+		snprintf(err, cap, "cannot set up DTLS");
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_psk_client_callback(ctx, sk__psk_client);
 	return ctx;
-error:
-	ERR_clear_error();
-	snprintf(err, cap, "cannot set up DTLS");
-	if (copy != NULL) {
-		OPENSSL_cleanse(copy, sizeof(*copy));
-		free(copy);
-	}
-	SSL_CTX_free(ctx);
-	return NULL;
 }

@@ -1925,12 +1925,6 @@ static void sk__batch_add(struct sk_listener_totals *t,
 	t->unsent += b->unsent;
 }
 
-static void sk__batch_total(struct sk_listener *l)
-{
-	sk__batch_add(&l->tot, &l->bstats);
-	l->bstats.received = l->bstats.sent = 0;
-}
-
 /* The interval's drops, into totals t. */
 static void sk__drops_add(struct sk_listener_totals *t,
 			  const struct sk_listener *l)
@@ -1945,12 +1939,6 @@ static void sk__drops_add(struct sk_listener_totals *t,
 	t->accept_err += l->accept_err;
 }
 
-/* Before the summary zeroes the interval's drops: into the totals. */
-static void sk__drops_total(struct sk_listener *l)
-{
-	sk__drops_add(&l->tot, l);
-}
-
 /* Log what was dropped in the last `secs` seconds, one line a listener. */
 static void sk__summary(struct sk_server *s, unsigned secs)
 {
@@ -1960,8 +1948,9 @@ static void sk__summary(struct sk_server *s, unsigned secs)
 		if (l->batched) {
 			struct sk_batch_stats *b = &l->bstats;
 
+			/* Into the totals before the interval is zeroed. */
 			sk__batch_pull(l);
-			sk__batch_total(l);
+			sk__batch_add(&l->tot, b);
 			if (b->bad + b->denied + b->limited + b->kod +
 				    b->unsent == 0) {
 				memset(b, 0, sizeof(*b));
@@ -1976,7 +1965,7 @@ static void sk__summary(struct sk_server *s, unsigned secs)
 			memset(b, 0, sizeof(*b));
 			continue;
 		}
-		sk__drops_total(l);
+		sk__drops_add(&l->tot, l); /* before they are zeroed */
 		if (l->accept_err > 0) {
 			sk_log_warn(l->last_err, "%s: %lu failed accepts in %us, "
 				    "the last", l->name, l->accept_err, secs);

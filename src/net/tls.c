@@ -401,8 +401,7 @@ static int sk__use_psk(SSL *ssl, const EVP_MD *md, const unsigned char **id,
 		       size_t *idlen, SSL_SESSION **sess)
 {
 	static const unsigned char aes128gcm_sha256[] = { 0x13, 0x01 };
-	const struct sk_key *k = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl),
-						     sk__key_index);
+	const struct sk_key *k = sk_tls_ctx_key(SSL_get_SSL_CTX(ssl));
 	const SSL_CIPHER *cipher = SSL_CIPHER_find(ssl, aes128gcm_sha256);
 	SSL_SESSION *s;
 
@@ -425,41 +424,52 @@ static int sk__use_psk(SSL *ssl, const EVP_MD *md, const unsigned char **id,
 	return 1;
 }
 
-SSL_CTX *sk_tls_client_ctx(const struct sk_key *k, char *err, size_t cap)
+int sk_tls_ctx_set_key(SSL_CTX *ctx, const struct sk_key *k)
 {
-	struct sk_key *copy = NULL;
-	SSL_CTX *ctx = NULL;
+	struct sk_key *copy;
 
 	if (sk__key_index < 0) {
 		sk__key_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL,
 							 sk__key_free);
 		if (sk__key_index < 0)
-			goto error;
+			return -1;
 	}
 	copy = malloc(sizeof(*copy));
-	ctx = SSL_CTX_new(TLS_client_method());
-	if (copy == NULL || ctx == NULL ||
+	if (copy == NULL)
+		return -1;
+	*copy = *k;
+	if (!SSL_CTX_set_ex_data(ctx, sk__key_index, copy)) {
+		OPENSSL_cleanse(copy, sizeof(*copy));
+		free(copy);
+		return -1;
+	}
+	return 0; /* the context's now */
+}
+
+const struct sk_key *sk_tls_ctx_key(const SSL_CTX *ctx)
+{
+	return sk__key_index < 0 ? NULL
+				 : SSL_CTX_get_ex_data(ctx, sk__key_index);
+}
+
+SSL_CTX *sk_tls_client_ctx(const struct sk_key *k, char *err, size_t cap)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+	if (ctx == NULL ||
 	    !SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) ||
 	    !SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) ||
-	    !SSL_CTX_set_ciphersuites(ctx, SK__TLS_SUITES))
-		goto error;
-	*copy = *k;
-	if (!SSL_CTX_set_ex_data(ctx, sk__key_index, copy))
-		goto error;
-	copy = NULL; /* the context's now */
+	    !SSL_CTX_set_ciphersuites(ctx, SK__TLS_SUITES) ||
+	    sk_tls_ctx_set_key(ctx, k) != 0) {
+		ERR_clear_error();
+		snprintf(err, cap, "cannot set up TLS");
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_psk_use_session_callback(ctx, sk__use_psk);
 	return ctx;
-error:
-	ERR_clear_error();
-	snprintf(err, cap, "cannot set up TLS");
-	if (copy != NULL) {
-		OPENSSL_cleanse(copy, sizeof(*copy));
-		free(copy);
-	}
-	SSL_CTX_free(ctx);
-	return NULL;
 }
 
 /* ---- key files ---- */

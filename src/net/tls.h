@@ -58,6 +58,13 @@ const char *sk_tls_identity(struct sk_conn *c);
  */
 SSL_CTX *sk_tls_client_ctx(const struct sk_key *k, char *err, size_t cap);
 
+/* Give a client context ctx its own copy of k, which SSL_CTX_free()
+ * wipes and frees (sk_tls_client_ctx() and DTLS's client use it).
+ * Returns 0 or -1. */
+int sk_tls_ctx_set_key(SSL_CTX *ctx, const struct sk_key *k);
+/* The key ctx holds, or NULL. */
+const struct sk_key *sk_tls_ctx_key(const SSL_CTX *ctx);
+
 /* Read a key file into keys, with the same checks as
  * sk_tls_server_new(). */
 int sk_keys_load(const char *path, struct sk_keys *keys, char *err,
