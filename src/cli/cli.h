@@ -50,6 +50,8 @@ int sk_sd_listen(struct sk_sd_socket *out, size_t cap, char *err,
 void sk_sd_ready(size_t sockets, size_t handed);
 /* Tell systemd that we are stopping; for sk_server_atstop(). */
 void sk_sd_stopping(void *arg);
+/* Tell systemd a reload has begun; sk_sd_ready() says it is over. */
+void sk_sd_reloading(void);
 
 /* `sockit help serve`, built from every service's declarations. */
 void sk_serve_help(FILE *f);

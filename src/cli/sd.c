@@ -148,6 +148,12 @@ void sk_sd_ready(size_t sockets, size_t handed)
 			    "(NOTIFY_SOCKET)");
 }
 
+void sk_sd_reloading(void)
+{
+	/* systemd waits for the READY=1 that ends the reload. */
+	sd_notify(0, "RELOADING=1\nSTATUS=reloading");
+}
+
 void sk_sd_stopping(void *arg)
 {
 	(void)arg;

@@ -30,6 +30,7 @@
 #include <getopt.h>
 #include <netdb.h>
 #include <pwd.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,7 +176,36 @@ struct sk__serve {
 	gid_t gid;                         /* and its group */
 	int in_file;                       /* reading the config file */
 	char err[256];                     /* the first error (file) */
+	int reloading;                     /* a reload: errors are kept in
+					    * rerr for its log line, not
+					    * printed */
+	char rerr[512];                    /* the first of them */
+	char conf[1024];                   /* the config file named, or "" */
 };
+
+/* An error in what serve was given: printed at start (with a pointer to
+ * the help when hint), kept for the log line at a reload. Returns
+ * SK_EXIT_USAGE. */
+static int sk__fail(struct sk__serve *sv, int hint, const char *fmt, ...)
+	SK_PRINTF(3, 4);
+static int sk__fail(struct sk__serve *sv, int hint, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (sv->reloading) {
+		if (sv->rerr[0] == '\0')
+			snprintf(sv->rerr, sizeof(sv->rerr), "%s", msg);
+		return SK_EXIT_USAGE;
+	}
+	if (hint)
+		return sk_usage_error("serve", "%s", msg);
+	fprintf(stderr, "sockit: serve: %s\n", msg);
+	return SK_EXIT_USAGE;
+}
 
 /* ---- looking keys up ---- */
 
@@ -504,8 +534,7 @@ static int sk__conf_load(struct sk__serve *sv, const char *path,
 	if (rc == 1)
 		return -1;
 	if (rc != 0) {
-		fprintf(stderr, "sockit: serve: %s\n", err);
-		return SK_EXIT_USAGE;
+		return sk__fail(sv, 0, "%s", err);
 	}
 	sv->in_file = 1;
 	sk_ini_init(&p, buf, len);
@@ -535,9 +564,7 @@ static int sk__conf_load(struct sk__serve *sv, const char *path,
 	if (rc < 0)
 		snprintf(sv->err, sizeof(sv->err), "%s", sk_ini_strerror(rc));
 	if (sv->err[0] != '\0') {
-		fprintf(stderr, "sockit: serve: %s:%zu: %s\n", path, p.line,
-			sv->err);
-		return SK_EXIT_USAGE;
+		return sk__fail(sv, 0, "%s:%zu: %s", path, p.line, sv->err);
 	}
 	return -1;
 }
@@ -803,79 +830,153 @@ static int sk__control(struct sk_server *srv, const struct sk__serve *sv)
 	return 0;
 }
 
-/* Bind every listener for one spec. Returns 0 or -1 (already reported).
- * Without an address, a spec binds 127.0.0.1 and ::1; a host without
- * IPv6 loopback only gets a warning for the second. */
-static int sk__bind_spec(struct sk_server *srv, struct sk_svc *v,
-			 const struct sk_spec *spec)
+/* One listener a spec asks for. */
+struct sk__want {
+	int svc;                      /* index in sk_services */
+	unsigned transport;           /* SK_TCP, SK_UDP or SK_UNIX */
+	struct sockaddr_storage addr; /* TCP, UDP: the address asked for */
+	const char *path;             /* SK_UNIX: the path (in its spec) */
+	int optional;                 /* ::1 of a spec without an address:
+				       * skipped, with a warning, on a host
+				       * without IPv6 loopback */
+	struct sk_listener *l;        /* its listener, once bound or found */
+	int fresh;                    /* bound by this reload */
+	int later;                    /* bound once the listeners a reload
+				       * closes are closed */
+};
+
+/* Most listeners the specs may ask for; the server holds fewer. */
+#define SK__MAX_WANTS (SK_MAX_LISTENERS * 4)
+
+/*
+ * Every listener the specs of sv ask for, into w (cap entries): without
+ * an address, a spec asks for 127.0.0.1 and ::1; a name asks for each
+ * address it resolves to. Returns how many, or -1 with a message in err.
+ */
+static int sk__wants(const struct sk__serve *sv, struct sk__want *w,
+		     size_t cap, char *err, size_t errcap)
 {
-	const struct sk_service *svc = sk_service_find(spec->service);
-	uint16_t port = spec->has_port ? spec->port : svc->port;
-	const char *hosts[2] = { "127.0.0.1", "::1" };
-	size_t nhosts = 2;
-	unsigned want = spec->transports ? spec->transports : svc->transports;
+	size_t n = 0;
 
-	if (spec->transports == SK_UNIX) {
-		int rc = sk_server_listen_unix(srv, v, spec->host);
+	for (size_t k = 0; k < sv->specs.n; k++) {
+		const struct sk_spec *spec = &sv->specs.spec[k];
+		const struct sk_service *svc = sk_service_find(spec->service);
+		uint16_t port = spec->has_port ? spec->port : svc->port;
+		const char *hosts[2] = { "127.0.0.1", "::1" };
+		size_t nhosts = 2;
+		unsigned want = spec->transports ? spec->transports
+						 : svc->transports;
+		int si = 0;
 
-		if (rc != 0) {
-			sk_log_errx("%s/unix %s: %s", svc->name, spec->host,
-				    sk_strerror(rc));
-			return -1;
-		}
-		printf("sockit: %s/unix %s: listening\n", svc->name, spec->host);
-		return 0;
-	}
-	if (spec->host[0] != '\0') {
-		hosts[0] = spec->host;
-		nhosts = 1;
-	}
-	for (unsigned t = SK_TCP; t <= SK_UDP; t <<= 1) {
-		const char *tn = t == SK_TCP ? "tcp" : "udp";
-
-		if (!(want & t))
+		while (sk_services[si] != svc)
+			si++;
+		if (spec->transports == SK_UNIX) {
+			if (n >= cap)
+				goto many;
+			memset(&w[n], 0, sizeof(w[n]));
+			w[n].svc = si;
+			w[n].transport = SK_UNIX;
+			w[n].path = spec->host;
+			n++;
 			continue;
-		for (size_t h = 0; h < nhosts; h++) {
-			struct sockaddr_storage addr[8], bound;
-			char as[SK_ADDRSTR_MAX];
-			int n, rc;
+		}
+		if (spec->host[0] != '\0') {
+			hosts[0] = spec->host;
+			nhosts = 1;
+		}
+		for (unsigned t = SK_TCP; t <= SK_UDP; t <<= 1) {
+			if (!(want & t))
+				continue;
+			for (size_t h = 0; h < nhosts; h++) {
+				struct sockaddr_storage addr[8];
+				int got;
 
-			n = sk_resolve(hosts[h], port,
-				       t == SK_TCP ? SOCK_STREAM : SOCK_DGRAM, 1,
-				       addr, 8);
-			if (n < 0) {
-				sk_log_errx("%s/%s %s: %s", svc->name, tn,
-					    hosts[h], gai_strerror(n));
-				return -1;
-			}
-			for (int i = 0; i < n; i++) {
-				struct sockaddr *sa = (struct sockaddr *)&addr[i];
-
-				sk_sockaddr_str(sa, as, sizeof(as));
-				rc = sk_server_listen(srv, v, t, sa, &bound);
-				if ((rc == UV_EADDRNOTAVAIL ||
-				     rc == UV_EAFNOSUPPORT) &&
-				    nhosts == 2 && h == 1) {
-					sk_log_warn(rc, "%s/%s %s: skipped",
-						    svc->name, tn, as);
-					continue;
-				}
-				if (rc != 0) {
-					sk_log_errx("%s/%s %s: %s", svc->name,
-						    tn, as, sk_strerror(rc));
+				got = sk_resolve(hosts[h], port,
+						 t == SK_TCP ? SOCK_STREAM
+							     : SOCK_DGRAM,
+						 1, addr, 8);
+				if (got < 0) {
+					snprintf(err, errcap, "%s/%s %s: %s",
+						 svc->name,
+						 t == SK_TCP ? "tcp" : "udp",
+						 hosts[h], gai_strerror(got));
 					return -1;
 				}
-				sk_sockaddr_str((struct sockaddr *)&bound, as,
-						sizeof(as));
-				printf("sockit: %s/%s %s: listening\n",
-				       svc->name, tn, as);
+				for (int i = 0; i < got; i++) {
+					if (n >= cap)
+						goto many;
+					memset(&w[n], 0, sizeof(w[n]));
+					w[n].svc = si;
+					w[n].transport = t;
+					w[n].addr = addr[i];
+					w[n].optional = nhosts == 2 && h == 1;
+					n++;
+				}
 			}
 		}
 	}
+	return (int)n;
+many:
+	snprintf(err, errcap, "more than %d listeners", (int)cap);
+	return -1;
+}
+
+/* "daytime/udp 127.0.0.1:13" for want w, as asked. */
+static void sk__want_name(const struct sk__want *w, char *buf, size_t cap)
+{
+	char as[SK_ADDRSTR_MAX];
+
+	if (w->transport == SK_UNIX) {
+		snprintf(buf, cap, "%s/unix %s", sk_services[w->svc]->name,
+			 w->path);
+		return;
+	}
+	sk_sockaddr_str((const struct sockaddr *)&w->addr, as, sizeof(as));
+	snprintf(buf, cap, "%s/%s %s", sk_services[w->svc]->name,
+		 w->transport == SK_TCP ? "tcp" : "udp", as);
+}
+
+/*
+ * Bind want w for service instance v. Returns 0 (w->l is set, or stays
+ * NULL for an optional address the host lacks, with a warning), or a
+ * libuv error with a message in err. Says "listening" on standard output
+ * at start, in the log at a reload.
+ */
+static int sk__bind_want(struct sk_server *srv, struct sk_svc *v,
+			 struct sk__want *w, int reloading, char *err,
+			 size_t cap)
+{
+	struct sockaddr_storage bound;
+	char name[SK_UNIX_PATH_MAX + 64];
+	int rc;
+
+	sk__want_name(w, name, sizeof(name));
+	if (w->transport == SK_UNIX)
+		rc = sk_server_listen_unix(srv, v, w->path);
+	else
+		rc = sk_server_listen(srv, v, w->transport,
+				      (const struct sockaddr *)&w->addr,
+				      &bound);
+	if ((rc == UV_EADDRNOTAVAIL || rc == UV_EAFNOSUPPORT) && w->optional) {
+		if (!reloading)
+			sk_log_warn(rc, "%s: skipped", name);
+		return 0;
+	}
+	if (rc != 0) {
+		snprintf(err, cap, "%s: %s", name, sk_strerror(rc));
+		return rc;
+	}
+	/* The newest listener is the last. */
+	w->l = sk_server_listener_at(srv, sk_server_listeners(srv) - 1);
+	if (reloading)
+		sk_log_info("%s: listening", sk_server_listener_name(w->l));
+	else
+		printf("sockit: %s: listening\n",
+		       sk_server_listener_name(w->l));
 	return 0;
 }
 
-/* Serve a socket systemd handed over, as sk__bind_spec() serves one it
+/* Serve a socket systemd handed over, as sk__bind_want() serves one it
  * binds: the same listener, limits and "listening" line. Returns 0 or -1
  * (already reported). */
 static int sk__adopt(struct sk_server *srv, struct sk_svc *v,
@@ -952,7 +1053,7 @@ static const char *sk__take_text(const struct sk__serve *sv, size_t k,
  * and a socket systemd handed over (which, for UDP, might otherwise
  * share it silently). Returns -1, or an exit code after the usage
  * error. */
-static int sk__check_clashes(const struct sk__serve *sv)
+static int sk__check_clashes(struct sk__serve *sv)
 {
 	static struct sk__take t[SK_MAX_LISTENERS * 5];
 	static const char *const loop[2] = { "127.0.0.1", "::1" };
@@ -1016,13 +1117,13 @@ static int sk__check_clashes(const struct sk__serve *sv)
 			     b->spec >= SK_MAX_LISTENERS))
 				continue;
 			if (b->transport == SK_UNIX)
-				return sk_usage_error("serve", "'%s' and '%s' "
+				return sk__fail(sv, 1, "'%s' and '%s' "
 					"both listen on unix %s",
 					sk__take_text(sv, a->spec, ta,
 						      sizeof(ta)),
 					sk__take_text(sv, b->spec, tb,
 						      sizeof(tb)), b->text);
-			return sk_usage_error("serve", "'%s' and '%s' both "
+			return sk__fail(sv, 1, "'%s' and '%s' both "
 				"listen on %s %s%s%s:%u",
 				sk__take_text(sv, a->spec, ta, sizeof(ta)),
 				sk__take_text(sv, b->spec, tb, sizeof(tb)),
@@ -1091,11 +1192,12 @@ static int sk__check(struct sk__serve *sv)
 		const struct sk__set *st = &sv->set[k];
 
 		if (st->pass >= 2 && st->svc >= 0 && !served[st->svc])
-			return sk_usage_error("serve", "%s: %s is not being "
+			return sk__fail(sv, 1, "%s: %s is not being "
 					      "served", st->cli,
 					      sk_services[st->svc]->name);
 	}
-	if (sv->daemon.user[0] != '\0' &&
+	/* At a reload, the user is the one the daemon became (kept). */
+	if (!sv->reloading && sv->daemon.user[0] != '\0' &&
 	    sk__user(sv->daemon.user, &sv->uid, &sv->gid) != 0)
 		return sk_usage_error("serve", "--user %s: no such user",
 				      sv->daemon.user);
@@ -1182,7 +1284,7 @@ static int sk__parse(struct sk__serve *sv, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, shorts, opts, &idx)) != -1) {
 		if (c == 'c')
 			config = optarg;
-		else if (c == 'h')
+		else if (c == 'h' && !sv->reloading)
 			return sk_help("serve");
 		else if (c == '?' || c == ':')
 			return sk_option_error("serve", argv, c);
@@ -1196,6 +1298,7 @@ static int sk__parse(struct sk__serve *sv, int argc, char **argv)
 			config = SK_CONF_DEFAULT;
 		rc = config[0] != '\0' ? sk__conf_load(sv, config, 1) : -1;
 	}
+	snprintf(sv->conf, sizeof(sv->conf), "%s", config);
 	if (rc >= 0)
 		return rc;
 	optind = 1;
@@ -1225,11 +1328,11 @@ static int sk__parse(struct sk__serve *sv, int argc, char **argv)
 				}
 		}
 		if (k == NULL)
-			return sk_usage_error("serve", "bad option");
+			return sk__fail(sv, 1, "bad option");
 		nset = sv->nset;
 		if (sk__assign(sv, k->kind, k->svc, k->o, optarg, err,
 			       sizeof(err)) != 0)
-			return sk_usage_error("serve", "--%s", err);
+			return sk__fail(sv, 1, "--%s", err);
 		if (sv->nset > nset && c >= 256)
 			snprintf(sv->set[nset].cli, sizeof(sv->set[nset].cli),
 				 "--%s", names[c - 256]);
@@ -1243,8 +1346,9 @@ static int sk__parse(struct sk__serve *sv, int argc, char **argv)
 		sv->daemon.syslog = 1;
 	for (int i = optind; i < argc; i++)
 		if (sk__add_spec(&sv->specs, argv[i], err, sizeof(err)) != 0)
-			return sk_usage_error("serve", "%s", err);
-	rc = sk__handed(sv);
+			return sk__fail(sv, 1, "%s", err);
+	/* A reload keeps the sockets systemd handed over at start. */
+	rc = sv->reloading ? -1 : sk__handed(sv);
 	if (rc >= 0)
 		return rc;
 	if (sv->specs.n == 0)
@@ -1259,61 +1363,334 @@ static int sk__parse(struct sk__serve *sv, int argc, char **argv)
 	return sk__check(sv);
 }
 
-int sk_cmd_serve(int argc, char **argv)
-{
-	struct sk__serve *sv = &sk__sv;
-	struct sk_server_config scfg;
-	struct sk_server *srv = NULL;
-	struct sk_svc *inst[SK_MAX_LISTENERS] = { NULL };
-	/* Each served service's settings, until the server owns them. */
-	void *settings[SK_MAX_LISTENERS] = { NULL };
-	struct sk_svc_limits lim[SK_MAX_LISTENERS];
-	int want[SK_MAX_LISTENERS] = { 0 };
-	unsigned long long nofile;
-	size_t nsvc = sk__nsvc();
-	char err[256];
-	int rc = SK_EXIT_FAIL, warned = 0;
+/* ---- running, and reloading ---- */
 
-	memset(sv, 0, sizeof(*sv));
-	if (sk_opts_defaults(sk__daemon_opts, &sv->daemon, err,
-			     sizeof(err)) != 0) {
-		sk_log_errx("serve: %s", err);
-		return SK_EXIT_FAIL;
-	}
-	for (size_t i = 0; i < nsvc; i++) {
+/* The running daemon, as a reload needs it. */
+struct sk__run {
+	struct sk_server *srv;                 /* the server */
+	int argc;                              /* the command line, read */
+	char **argv;                           /* again at each reload */
+	struct sk__serve *sv;                  /* the settings in force */
+	struct sk_svc *inst[SK_MAX_LISTENERS]; /* by index in sk_services */
+	unsigned max_conn;                     /* the daemon's connections */
+	unsigned long long nofile;             /* the open-file limit */
+	int warned;                            /* max-conn was clamped */
+};
+
+static struct sk__run sk__run;
+
+/* Fresh settings: the daemon's defaults, and a scratch struct per
+ * service for checking values. Returns 0, or -1 with a message in err. */
+static int sk__serve_init(struct sk__serve *sv, char *err, size_t cap)
+{
+	if (sk_opts_defaults(sk__daemon_opts, &sv->daemon, err, cap) != 0)
+		return -1;
+	for (size_t i = 0; sk_services[i] != NULL; i++) {
 		size_t size = sk_services[i]->settings_size;
 
 		sv->scratch[i] = calloc(1, size > 0 ? size : 1);
 		if (sv->scratch[i] == NULL) {
-			sk_log_errx("serve: out of memory");
-			goto out;
+			snprintf(err, cap, "out of memory");
+			return -1;
 		}
+	}
+	return 0;
+}
+
+/* Free what sk__serve_init() and the parse allocated (not sv). */
+static void sk__serve_free(struct sk__serve *sv)
+{
+	for (size_t i = 0; sk_services[i] != NULL; i++) {
+		free(sv->scratch[i]);
+		sv->scratch[i] = NULL;
+	}
+	for (size_t k = 0; k < sv->nset; k++)
+		free(sv->set[k].val);
+	sv->nset = 0;
+}
+
+/* Which services sv serves: want[i] for sk_services[i]. */
+static void sk__served(const struct sk__serve *sv, int *want)
+{
+	for (size_t j = 0; j < sv->nhanded; j++)
+		want[sv->handed_svc[j]] = 1;
+	for (size_t k = 0; k < sv->specs.n; k++) {
+		const struct sk_service *d =
+			sk_service_find(sv->specs.spec[k].service);
+
+		for (int i = 0; sk_services[i] != NULL; i++)
+			if (sk_services[i] == d)
+				want[i] = 1;
+	}
+}
+
+/* Every served service's settings and limits, checked as a whole (a
+ * service's own check may refuse a combination). Returns 0, or -1 with a
+ * message in err. */
+static int sk__settle_all(const struct sk__serve *sv, const int *want,
+			  void **settings, struct sk_svc_limits *lim,
+			  char *err, size_t cap)
+{
+	for (size_t i = 0; sk_services[i] != NULL; i++)
+		if (want[i] && sk__settle(sv, (int)i, &settings[i], &lim[i],
+					  err, cap) != 0)
+			return -1;
+	return 0;
+}
+
+/* Service i's instance, started with *settings (which the server takes)
+ * on first use. NULL when it cannot start (logged). */
+static struct sk_svc *sk__instance(struct sk__run *r, size_t i,
+				   void **settings,
+				   const struct sk_svc_limits *lim)
+{
+	const struct sk_service *d = sk_services[i];
+	int e;
+
+	if (r->inst[i] != NULL)
+		return r->inst[i];
+	/* Once: the daemon's total is one number. */
+	if ((d->transports & SK_TCP) && !r->warned &&
+	    lim->max_conn > r->max_conn) {
+		sk_log_warnx("serve: max-conn %u (%s) is clamped to %u: the "
+			     "open-file limit (%llu) allows the daemon no more "
+			     "connections in all", lim->max_conn, d->name,
+			     r->max_conn, r->nofile);
+		r->warned = 1;
+	}
+	r->inst[i] = sk_server_add(r->srv, d, *settings, lim, &e);
+	*settings = NULL; /* the server's, or freed */
+	if (r->inst[i] == NULL)
+		sk_log_err(e, "%s: cannot start", d->name);
+	return r->inst[i];
+}
+
+/* The daemon's own settings at a reload: those that a running daemon
+ * can change take effect; the others are kept, with a warning. */
+static void sk__reload_daemon(struct sk__run *r, struct sk__serve *nv)
+{
+	const struct sk__daemon *old = &r->sv->daemon;
+	struct sk__daemon *d = &nv->daemon;
+	struct sk_server_config cfg = *sk_server_cfg(r->srv);
+
+	if (strcmp(d->user, old->user) != 0 || d->syslog != old->syslog ||
+	    d->log_time != old->log_time ||
+	    strcmp(d->control, old->control) != 0) {
+		sk_log_warnx("reload: user, syslog, log-time and control take "
+			     "a restart; keeping them");
+		memcpy(d->user, old->user, sizeof(d->user));
+		d->syslog = old->syslog;
+		d->log_time = old->log_time;
+		memcpy(d->control, old->control, sizeof(d->control));
+	}
+	sk_log_quiet((int)d->quiet);
+	cfg.log_interval = d->log_interval;
+	cfg.max_output = d->max_output;
+	sk_server_set_cfg(r->srv, &cfg);
+}
+
+/*
+ * SIGHUP: read the config file and the command line again, as at start.
+ * Everything is checked, the services prepare, and new listeners are
+ * bound, before anything changes; a failure in any step is logged and
+ * leaves the daemon as it was. Then the new settings take effect, the
+ * listeners no longer asked for close, and the ones asked for and still
+ * bound keep their sockets. Sockets from systemd are kept as they are.
+ */
+static void sk__reload(void *arg)
+{
+	static struct sk__want w[SK__MAX_WANTS];
+	struct sk__run *r = arg;
+	struct sk__serve *nv = calloc(1, sizeof(*nv));
+	void *settings[SK_MAX_LISTENERS] = { NULL };
+	void *pending[SK_MAX_LISTENERS] = { NULL };
+	int prepared[SK_MAX_LISTENERS] = { 0 };
+	int want[SK_MAX_LISTENERS] = { 0 };
+	struct sk_svc_limits lim[SK_MAX_LISTENERS];
+	struct sk_listener *gone[SK_MAX_LISTENERS];
+	size_t nsvc = sk__nsvc(), ngone = 0, nnew = 0, nfail = 0;
+	char err[512] = "";
+	int n = 0, rc;
+
+	sk_sd_reloading();
+	if (nv == NULL) {
+		snprintf(err, sizeof(err), "out of memory");
+		goto refuse;
+	}
+	nv->reloading = 1;
+	memcpy(nv->handed, r->sv->handed, sizeof(nv->handed));
+	memcpy(nv->handed_svc, r->sv->handed_svc, sizeof(nv->handed_svc));
+	nv->nhanded = r->sv->nhanded;
+	nv->uid = r->sv->uid;
+	nv->gid = r->sv->gid;
+	if (sk__serve_init(nv, err, sizeof(err)) != 0)
+		goto refuse;
+	if (sk__parse(nv, r->argc, r->argv) >= 0) {
+		snprintf(err, sizeof(err), "%s", nv->rerr);
+		goto refuse;
+	}
+	sk__served(nv, want);
+	if (sk__settle_all(nv, want, settings, lim, err, sizeof(err)) != 0)
+		goto refuse;
+	n = sk__wants(nv, w, SK__MAX_WANTS, err, sizeof(err));
+	if (n < 0)
+		goto refuse;
+	/* The services that run already prepare; nothing changes yet. */
+	for (size_t i = 0; i < nsvc; i++) {
+		char e[400];
+
+		if (!want[i] || r->inst[i] == NULL)
+			continue;
+		if (sk_svc_reload_prepare(r->inst[i], settings[i], &pending[i],
+					  e, sizeof(e)) != 0) {
+			snprintf(err, sizeof(err), "%s: %s",
+				 sk_services[i]->name, e);
+			goto abandon;
+		}
+		prepared[i] = 1;
+	}
+	/* A service served for the first time starts now, on its new
+	 * settings (an instance that then serves nothing is harmless). */
+	for (size_t i = 0; i < nsvc; i++) {
+		if (want[i] && r->inst[i] == NULL &&
+		    sk__instance(r, i, &settings[i], &lim[i]) == NULL) {
+			snprintf(err, sizeof(err), "%s: cannot start",
+				 sk_services[i]->name);
+			goto abandon;
+		}
+	}
+	/* Listeners asked for and bound already keep their sockets. */
+	for (int k = 0; k < n; k++) {
+		struct sk_listener *l = sk_server_listener_find(
+			r->srv, r->inst[w[k].svc], w[k].transport,
+			(const struct sockaddr *)&w[k].addr, w[k].path);
+
+		for (int j = 0; j < k && l != NULL; j++)
+			if (w[j].l == l)
+				l = NULL; /* two alike: the second binds anew */
+		w[k].l = l;
+	}
+	for (size_t i = 0; i < sk_server_listeners(r->srv); i++) {
+		struct sk_listener *l = sk_server_listener_at(r->srv, i);
+		int kept = sk_server_listener_handed(l);
+
+		for (int k = 0; k < n && !kept; k++)
+			kept = w[k].l == l;
+		if (!kept)
+			gone[ngone++] = l;
+	}
+	/* New ones are bound before any closes, so that a failure leaves
+	 * all as it was; one that needs an address a closing listener
+	 * holds waits for it. A unix socket's file would be taken from the
+	 * closing one (and then removed with it), so it always waits. */
+	for (int k = 0; k < n; k++) {
+		if (w[k].l != NULL)
+			continue;
+		rc = UV_EADDRINUSE;
+		if (w[k].transport != SK_UNIX)
+			rc = sk__bind_want(r->srv, r->inst[w[k].svc], &w[k], 1,
+					   err, sizeof(err));
+		for (size_t j = 0; rc == UV_EADDRINUSE && j < ngone; j++)
+			w[k].later |= sk_server_listener_takes(
+				gone[j], w[k].transport,
+				(const struct sockaddr *)&w[k].addr,
+				w[k].path);
+		if (w[k].later)
+			continue;
+		if (w[k].transport == SK_UNIX)
+			rc = sk__bind_want(r->srv, r->inst[w[k].svc], &w[k], 1,
+					   err, sizeof(err));
+		if (rc != 0)
+			goto unbind;
+		w[k].fresh = w[k].l != NULL;
+		nnew += w[k].fresh;
+	}
+	/* Commit. */
+	for (size_t i = 0; i < nsvc; i++) {
+		if (prepared[i])
+			sk_svc_reload_finish(r->inst[i], settings[i], &lim[i],
+					     pending[i], 1);
+		prepared[i] = 0;
+	}
+	for (size_t j = 0; j < ngone; j++) {
+		sk_log_info("%s: closed", sk_server_listener_name(gone[j]));
+		sk_server_unlisten(r->srv, gone[j]);
+	}
+	for (int k = 0; k < n; k++) {
+		if (!w[k].later)
+			continue;
+		if (sk__bind_want(r->srv, r->inst[w[k].svc], &w[k], 1, err,
+				  sizeof(err)) != 0) {
+			sk_log_errx("reload: %s", err);
+			nfail++;
+		} else {
+			nnew += w[k].l != NULL;
+		}
+	}
+	sk__reload_daemon(r, nv);
+	sk_log_info("reloaded %s: %zu socket%s, %zu new, %zu closed%s",
+		    nv->conf[0] != '\0' ? nv->conf : "(no config file)",
+		    sk_server_listeners(r->srv),
+		    sk_server_listeners(r->srv) == 1 ? "" : "s", nnew, ngone,
+		    nfail > 0 ? ", some not bound (above)" : "");
+	sk__serve_free(r->sv);
+	if (r->sv != &sk__sv)
+		free(r->sv);
+	r->sv = nv;
+	for (size_t i = 0; i < nsvc; i++)
+		free(settings[i]);
+	sk_sd_ready(sk_server_listeners(r->srv), r->sv->nhanded);
+	return;
+unbind:
+	for (int k = 0; k < n; k++)
+		if (w[k].fresh)
+			sk_server_unlisten(r->srv, w[k].l);
+abandon:
+	for (size_t i = 0; i < nsvc; i++)
+		if (prepared[i])
+			sk_svc_reload_finish(r->inst[i], settings[i], &lim[i],
+					     pending[i], 0);
+refuse:
+	sk_log_errx("reload refused, nothing changed: %s", err);
+	for (size_t i = 0; i < nsvc; i++)
+		free(settings[i]);
+	if (nv != NULL)
+		sk__serve_free(nv);
+	free(nv);
+	sk_sd_ready(sk_server_listeners(r->srv), r->sv->nhanded);
+}
+
+int sk_cmd_serve(int argc, char **argv)
+{
+	static struct sk__want w[SK__MAX_WANTS];
+	struct sk__run *r = &sk__run;
+	struct sk__serve *sv = &sk__sv;
+	struct sk_server_config scfg;
+	/* Each served service's settings, until the server owns them. */
+	void *settings[SK_MAX_LISTENERS] = { NULL };
+	struct sk_svc_limits lim[SK_MAX_LISTENERS];
+	int want[SK_MAX_LISTENERS] = { 0 };
+	size_t nsvc = sk__nsvc();
+	char err[512];
+	int rc = SK_EXIT_FAIL, n;
+
+	memset(sv, 0, sizeof(*sv));
+	memset(r, 0, sizeof(*r));
+	r->argc = argc;
+	r->argv = argv;
+	r->sv = sv;
+	if (sk__serve_init(sv, err, sizeof(err)) != 0) {
+		sk_log_errx("serve: %s", err);
+		goto out;
 	}
 	rc = sk__parse(sv, argc, argv);
 	if (rc >= 0)
 		goto out;
-	/* Every served service's settings, checked as a whole (a service's
-	 * own check may refuse a combination) before anything is bound. */
-	for (size_t k = 0; k < sv->nhanded + sv->specs.n; k++) {
-		size_t i = 0;
-
-		if (k < sv->nhanded) {
-			i = (size_t)sv->handed_svc[k];
-		} else {
-			const struct sk_service *d = sk_service_find(
-				sv->specs.spec[k - sv->nhanded].service);
-
-			while (sk_services[i] != d)
-				i++;
-		}
-		if (want[i])
-			continue;
-		want[i] = 1;
-		if (sk__settle(sv, (int)i, &settings[i], &lim[i], err,
-			       sizeof(err)) != 0) {
-			rc = sk_usage_error("serve", "%s", err);
-			goto out;
-		}
+	/* Everything is checked before anything is bound. */
+	sk__served(sv, want);
+	if (sk__settle_all(sv, want, settings, lim, err, sizeof(err)) != 0) {
+		rc = sk_usage_error("serve", "%s", err);
+		goto out;
 	}
 	rc = SK_EXIT_FAIL;
 	sk_log_quiet((int)sv->daemon.quiet);
@@ -1323,60 +1700,40 @@ int sk_cmd_serve(int argc, char **argv)
 	tzset();
 	scfg.log_interval = sv->daemon.log_interval;
 	scfg.max_output = sv->daemon.max_output;
-	scfg.max_conn = sk__raise_nofile(&nofile);
-	srv = sk_server_new(&scfg);
-	if (srv == NULL) {
+	scfg.max_conn = sk__raise_nofile(&r->nofile);
+	r->max_conn = scfg.max_conn;
+	r->srv = sk_server_new(&scfg);
+	if (r->srv == NULL) {
 		sk_log_errx("serve: out of memory");
 		goto out;
 	}
 	/* Never full: the server's first. */
-	(void)sk_server_atstop(srv, sk_sd_stopping, NULL);
+	(void)sk_server_atstop(r->srv, sk_sd_stopping, NULL);
 	/* The sockets from systemd first, then the specs. */
-	for (size_t k = 0; k < sv->nhanded + sv->specs.n; k++) {
-		const struct sk_service *d;
-		size_t i = 0;
+	for (size_t k = 0; k < sv->nhanded; k++) {
+		size_t i = (size_t)sv->handed_svc[k];
 
-		if (k < sv->nhanded) {
-			i = (size_t)sv->handed_svc[k];
-		} else {
-			d = sk_service_find(
-				sv->specs.spec[k - sv->nhanded].service);
-			while (sk_services[i] != d)
-				i++;
-		}
-		d = sk_services[i];
-		if (inst[i] == NULL) {
-			int e;
-
-			/* Once: the daemon's total is one number. */
-			if ((d->transports & SK_TCP) && !warned &&
-			    lim[i].max_conn > scfg.max_conn) {
-				sk_log_warnx("serve: max-conn %u (%s) is "
-					     "clamped to %u: the open-file "
-					     "limit (%llu) allows the daemon "
-					     "no more connections in all",
-					     lim[i].max_conn, d->name,
-					     scfg.max_conn, nofile);
-				warned = 1;
-			}
-			inst[i] = sk_server_add(srv, d, settings[i], &lim[i],
-						&e);
-			settings[i] = NULL; /* the server's, or freed */
-			if (inst[i] == NULL) {
-				sk_log_err(e, "%s: cannot start", d->name);
-				goto stop;
-			}
-		}
-		if (k < sv->nhanded) {
-			if (sk__adopt(srv, inst[i], &sv->handed[k]) != 0)
-				goto stop;
-			continue;
-		}
-		if (sk__bind_spec(srv, inst[i],
-				  &sv->specs.spec[k - sv->nhanded]) != 0)
+		if (sk__instance(r, i, &settings[i], &lim[i]) == NULL ||
+		    sk__adopt(r->srv, r->inst[i], &sv->handed[k]) != 0)
 			goto stop;
 	}
-	if (sk__control(srv, sv) != 0)
+	n = sk__wants(sv, w, SK__MAX_WANTS, err, sizeof(err));
+	if (n < 0) {
+		sk_log_errx("%s", err);
+		goto stop;
+	}
+	for (int k = 0; k < n; k++) {
+		size_t i = (size_t)w[k].svc;
+
+		if (sk__instance(r, i, &settings[i], &lim[i]) == NULL)
+			goto stop;
+		if (sk__bind_want(r->srv, r->inst[i], &w[k], 0, err,
+				  sizeof(err)) != 0) {
+			sk_log_errx("%s", err);
+			goto stop;
+		}
+	}
+	if (sk__control(r->srv, sv) != 0)
 		goto stop;
 	if (sv->daemon.user[0] != '\0') {
 		if (sk_drop_privileges(sv->daemon.user, sv->uid, sv->gid) != 0)
@@ -1384,33 +1741,33 @@ int sk_cmd_serve(int argc, char **argv)
 	} else if (sk_drop_capabilities() != 0) {
 		goto stop;
 	}
+	sk_server_on_hup(r->srv, sk__reload, r);
 	if (sv->nhanded > 0)
 		printf("sockit: ready, %zu socket%s (%zu from systemd), "
-		       "pid %ld\n", sk_server_listeners(srv),
-		       sk_server_listeners(srv) == 1 ? "" : "s", sv->nhanded,
-		       (long)getpid());
+		       "pid %ld\n", sk_server_listeners(r->srv),
+		       sk_server_listeners(r->srv) == 1 ? "" : "s",
+		       sv->nhanded, (long)getpid());
 	else
 		printf("sockit: ready, %zu socket%s, pid %ld\n",
-		       sk_server_listeners(srv),
-		       sk_server_listeners(srv) == 1 ? "" : "s",
+		       sk_server_listeners(r->srv),
+		       sk_server_listeners(r->srv) == 1 ? "" : "s",
 		       (long)getpid());
-	sk_sd_ready(sk_server_listeners(srv), sv->nhanded);
+	sk_sd_ready(sk_server_listeners(r->srv), sv->nhanded);
 	rc = SK_EXIT_OK;
 stop:
 	if (rc != SK_EXIT_OK)
-		sk_server_stop(srv);
-	if (sk_server_run(srv) != 0) {
+		sk_server_stop(r->srv);
+	if (sk_server_run(r->srv) != 0) {
 		sk_log_errx("serve: handles left open at exit");
 		if (rc == SK_EXIT_OK)
 			rc = SK_EXIT_FAIL;
 	}
 out:
 	sk_log_fini();
-	for (size_t i = 0; i < nsvc; i++) {
-		free(sv->scratch[i]);
+	for (size_t i = 0; i < nsvc; i++)
 		free(settings[i]);
-	}
-	for (size_t k = 0; k < sv->nset; k++)
-		free(sv->set[k].val);
+	sk__serve_free(r->sv);
+	if (r->sv != &sk__sv)
+		free(r->sv);
 	return rc;
 }

@@ -35,6 +35,8 @@ struct sk__worker {
 	uv_timer_t tick;               /* once a second */
 	uv_timer_t retry;              /* polls fd again after an error */
 	uv_async_t stop;               /* wakes the loop to stop */
+	uv_async_t swap;               /* wakes it to take next */
+	_Atomic(void *) next;          /* a new state from a reload */
 	int fd;                        /* the SO_REUSEPORT socket */
 	int loop_on;                   /* loop initialised */
 	int running;                   /* thread started */
@@ -358,6 +360,19 @@ static void sk__stop_cb(uv_async_t *a)
 	uv_walk(&w->loop, sk__close_any, NULL);
 }
 
+/* A reload made a new state: take it, on the worker's own thread. */
+static void sk__swap_cb(uv_async_t *a)
+{
+	struct sk__worker *w = a->data;
+	void *n = atomic_exchange(&w->next, NULL);
+
+	if (n == NULL)
+		return;
+	w->b->ops->worker_free(w->state);
+	w->state = n;
+	w->b->ops->worker_tick(n);
+}
+
 static void sk__run(void *arg)
 {
 	struct sk__worker *w = arg;
@@ -458,6 +473,8 @@ static void sk__worker_free(struct sk__worker *w, const struct sk_batch_ops *ops
 		close(w->fd);
 	if (w->state != NULL)
 		ops->worker_free(w->state);
+	if (atomic_load(&w->next) != NULL)
+		ops->worker_free(atomic_load(&w->next));
 	free(w);
 }
 
@@ -526,10 +543,12 @@ static int sk__worker_start(struct sk__worker *w)
 	w->loop_on = 1;
 	if ((rc = uv_poll_init(&w->loop, &w->poll, w->fd)) != 0 ||
 	    (rc = uv_async_init(&w->loop, &w->stop, sk__stop_cb)) != 0 ||
+	    (rc = uv_async_init(&w->loop, &w->swap, sk__swap_cb)) != 0 ||
 	    (rc = uv_timer_init(&w->loop, &w->tick)) != 0 ||
 	    (rc = uv_timer_init(&w->loop, &w->retry)) != 0)
 		return rc;
 	w->poll.data = w->tick.data = w->retry.data = w->stop.data = w;
+	w->swap.data = w;
 	w->b->ops->worker_tick(w->state);
 	if ((rc = uv_poll_start(&w->poll, UV_READABLE, sk__readable)) != 0 ||
 	    (rc = uv_timer_start(&w->tick, sk__tick, 1000, 1000)) != 0 ||
@@ -691,6 +710,28 @@ void sk_batch_take_stats(struct sk_batch *b, struct sk_batch_stats *sum)
 		for (int k = 0; k < SK_BATCH_NSTATS; k++)
 			s[k] += atomic_exchange_explicit(&b->w[i]->shared[k], 0,
 							 memory_order_relaxed);
+}
+
+int sk_batch_reload(struct sk_batch *b, const void *cfg)
+{
+	int rc = 0;
+
+	for (unsigned i = 0; i < b->n; i++) {
+		struct sk__worker *w = b->w[i];
+		void *n = b->ops->worker_new(cfg), *old;
+
+		if (n == NULL) {
+			rc = -ENOMEM;
+			continue;
+		}
+		/* Two reloads before the worker woke: the first state is
+		 * never seen, and is ours to free. */
+		old = atomic_exchange(&w->next, n);
+		if (old != NULL)
+			b->ops->worker_free(old);
+		uv_async_send(&w->swap);
+	}
+	return rc;
 }
 
 void sk_batch_stop(struct sk_batch *b, struct sk_batch_stats *sum)

@@ -117,6 +117,12 @@ int sk_batch_adopt(const struct sk_batch_ops *ops, const void *cfg, int fd,
 		   unsigned spin_us, struct sockaddr_storage *bound,
 		   struct sk_batch **out);
 
+/* A reload: give each worker a new state, made now by worker_new(cfg),
+ * which it takes in place of its own on its next loop turn. worker_new
+ * must copy what it needs of cfg: it is not kept. Returns 0, or -ENOMEM
+ * when some worker could not get one (it keeps its old state). */
+int sk_batch_reload(struct sk_batch *b, const void *cfg);
+
 /* Sum the workers' counters and reset them. */
 void sk_batch_take_stats(struct sk_batch *b, struct sk_batch_stats *sum);
 

@@ -55,7 +55,8 @@ struct sk_dtls_sess {
 	struct sk__dio io;                  /* its BIO's */
 	uv_timer_t timer;                   /* handshake, idle, wake */
 	void *state;                        /* the service's, once open */
-	const char *identity;               /* in t->keys, once open */
+	char identity[SK_KEY_ID_MAX + 1];   /* once open (a copy: a reload
+					     * may replace the keys) */
 	int open;                           /* ops->open gave a state */
 	int retransmitted;                  /* the handshake resent a flight */
 	uint64_t born;                      /* when the cookie was proven */
@@ -532,7 +533,7 @@ static int sk__handshake(struct sk_dtls_sess *d, uint64_t now)
 		sk__drop(d, SK_DTLS_ERROR, 1);
 		return -1;
 	}
-	d->identity = k->id;
+	memcpy(d->identity, k->id, sizeof(d->identity));
 	d->rtt = d->retransmitted ? 0 : now - d->born;
 	d->open = 1;
 	d->state = t->ops.open(d);
@@ -766,7 +767,20 @@ void *sk_dtls_ctx(const struct sk_dtls_sess *d)
 
 const char *sk_dtls_identity(const struct sk_dtls_sess *d)
 {
-	return d->identity;
+	return d->identity[0] != '\0' ? d->identity : NULL;
+}
+
+void sk_dtls_reconfigure(struct sk_dtls *t, const struct sk_keys *keys,
+			 const struct sk_dtls_cfg *cfg)
+{
+	OPENSSL_cleanse(&t->keys, sizeof(t->keys));
+	t->keys = *keys;
+	/* The hash table keeps its size: more sessions only make its
+	 * chains longer. */
+	if (cfg->max_sessions != 0)
+		t->cfg.max_sessions = cfg->max_sessions;
+	if (cfg->idle_ms != 0)
+		t->cfg.idle_ms = cfg->idle_ms;
 }
 
 const struct sockaddr *sk_dtls_peer(const struct sk_dtls_sess *d)

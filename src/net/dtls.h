@@ -102,6 +102,12 @@ int sk_dtls_server_new(struct uv_loop_s *loop, const struct sk_keys *keys,
 		       const struct sk_dtls_ops *ops, void *ctx,
 		       struct sk_dtls **out);
 
+/* A reload: accept the identities in keys (copied) from now on, and take
+ * cfg's session limit and idle time (0: keep). Sessions already open
+ * keep theirs; a handshake that has begun is not affected. */
+void sk_dtls_reconfigure(struct sk_dtls *t, const struct sk_keys *keys,
+			 const struct sk_dtls_cfg *cfg);
+
 /* The ctx given to sk_dtls_server_new() for d's server. */
 void *sk_dtls_ctx(const struct sk_dtls_sess *d);
 

@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,10 +23,13 @@
 _Static_assert(SK_LOG_LINE_MAX <= PIPE_BUF,
 	       "a log line must reach a pipe in one piece");
 
-/* Where lines go. Set by sk_log_init() and sk_log_quiet() at start-up,
- * before any worker thread exists, and only read afterwards. */
+/* 1: sk_log_info() prints nothing. A reload may set it while worker
+ * threads log. */
+static _Atomic int sk__quiet;
+
+/* Where lines go. Set by sk_log_init() at start-up, before any worker
+ * thread exists, and only read afterwards. */
 static struct {
-	int quiet;  /* 1: sk_log_info() prints nothing */
 	int syslog; /* 1: to syslog(3), nothing to stderr */
 	int prio;   /* 1: "<N>" first (stderr is the journal) */
 	int stamp;  /* 1: the local time first, after any "<N>" */
@@ -33,7 +37,7 @@ static struct {
 
 void sk_log_quiet(int quiet)
 {
-	sk__log.quiet = quiet;
+	atomic_store_explicit(&sk__quiet, quiet, memory_order_relaxed);
 }
 
 /* Is stderr the stream that JOURNAL_STREAM ("DEVICE:INODE", in decimal)
@@ -200,7 +204,7 @@ void sk_log_info(const char *fmt, ...)
 {
 	va_list ap;
 
-	if (sk__log.quiet)
+	if (atomic_load_explicit(&sk__quiet, memory_order_relaxed))
 		return;
 	va_start(ap, fmt);
 	sk__vlog(LOG_INFO, 0, fmt, ap);
@@ -212,7 +216,7 @@ void sk_log_debugf(const char *fmt, ...)
 {
 	va_list ap;
 
-	if (sk__log.quiet)
+	if (atomic_load_explicit(&sk__quiet, memory_order_relaxed))
 		return;
 	va_start(ap, fmt);
 	sk__vlog(LOG_DEBUG, 0, fmt, ap);

@@ -92,6 +92,12 @@ struct sk_listener {
 					* memory runs out; libuv stops watching
 					* a listener whose callback accepts
 					* nothing */
+	struct sockaddr_storage asked; /* the address asked for (its port may
+					* be 0), to find it again at a reload */
+	int handed;                    /* a socket handed over (systemd) */
+	struct sk_listener *rnext;     /* closed by a reload: kept, as its
+					* connections and the services' peers
+					* point at it, until the server ends */
 };
 
 /* A UDP listener, as services see it. */
@@ -189,6 +195,10 @@ struct sk_server {
 	size_t queued_peak;             /* highest since the last trim */
 	struct sk_idtab ids;            /* weak references */
 	uv_signal_t sigint, sigterm;    /* shutdown triggers */
+	uv_signal_t sighup;             /* reload trigger */
+	void (*onhup)(void *);          /* what it calls */
+	void *onhup_arg;                /* its argument */
+	struct sk_listener *retired;    /* listeners a reload closed */
 	uv_timer_t tick;                /* 1 s: timeouts, drop summaries */
 	uv_timer_t grace;               /* shutdown deadline */
 	uv_prepare_t turn;              /* runs before each poll */
@@ -225,6 +235,7 @@ struct sk__sreq {
 
 static void sk__conn_close(struct sk_conn *c, enum sk_close_reason why);
 static void sk__stop(uv_signal_t *sig, int signum);
+static void sk__hup(uv_signal_t *sig, int signum);
 static void sk__last_close(struct sk_server *s);
 static void sk__more_start(struct sk_server *s);
 static void sk__flush_del(struct sk_conn *c);
@@ -297,6 +308,12 @@ struct sk_server *sk_server_new(const struct sk_server_config *cfg)
 	    uv_signal_start(&s->sigterm, sk__stop, SIGTERM) != 0)
 		sk_log_warnx("serve: cannot catch SIGINT and SIGTERM");
 	s->sigint.data = s->sigterm.data = s;
+	/* SIGHUP, a reload once the daemon asks for one, and never the end
+	 * of the daemon (its default action) before that. */
+	if (uv_signal_init(&s->loop, &s->sighup) != 0 ||
+	    uv_signal_start(&s->sighup, sk__hup, SIGHUP) != 0)
+		sk_log_warnx("serve: cannot catch SIGHUP");
+	s->sighup.data = s;
 	s->born = uv_hrtime();
 	/* A fixed seed only weakens the hashes, so a failure is not fatal. */
 	if (uv_random(NULL, NULL, s->seed, sizeof(s->seed), 0, NULL) != 0) {
@@ -1742,6 +1759,8 @@ int sk_server_listen(struct sk_server *s, struct sk_svc *v,
 		l->port = ((struct sockaddr_in *)&ss)->sin_port;
 	else if (ss.ss_family == AF_INET6)
 		l->port = ((struct sockaddr_in6 *)&ss)->sin6_port;
+	memcpy(&l->asked, addr, v6 ? sizeof(struct sockaddr_in6)
+				  : sizeof(struct sockaddr_in));
 	sk_sockaddr_str((struct sockaddr *)&ss, as, sizeof(as));
 	sk__lis_keep(s, l, as);
 	if (bound != NULL)
@@ -1890,6 +1909,7 @@ int sk_server_adopt(struct sk_server *s, struct sk_svc *v, unsigned transport,
 	else if (ss.ss_family == AF_INET6)
 		l->port = ((struct sockaddr_in6 *)&ss)->sin6_port;
 	/* A handed unix socket's file is systemd's: never removed here. */
+	l->handed = 1;
 	sk__lis_keep(s, l, as);
 	if (bound != NULL)
 		*bound = ss;
@@ -2086,6 +2106,7 @@ static void sk__last_close(struct sk_server *s)
 	 * already exiting cleanly. */
 	uv_unref((uv_handle_t *)&s->sigint);
 	uv_unref((uv_handle_t *)&s->sigterm);
+	uv_unref((uv_handle_t *)&s->sighup);
 }
 
 static void sk__grace_over(uv_timer_t *t);
@@ -2159,6 +2180,152 @@ void sk_server_stop(struct sk_server *s)
 	sk__shutdown(s, 0);
 }
 
+/* ---- reload ---- */
+
+static void sk__hup(uv_signal_t *sig, int signum)
+{
+	struct sk_server *s = sig->data;
+
+	(void)signum;
+	if (s->stopping)
+		return;
+	if (s->onhup != NULL)
+		s->onhup(s->onhup_arg);
+	else
+		sk_log_info("SIGHUP: nothing to reload");
+}
+
+void sk_server_on_hup(struct sk_server *s, void (*fn)(void *), void *arg)
+{
+	s->onhup = fn;
+	s->onhup_arg = arg;
+}
+
+void sk_server_set_cfg(struct sk_server *s, const struct sk_server_config *cfg)
+{
+	s->cfg.log_interval = cfg->log_interval;
+	s->cfg.max_output = cfg->max_output;
+}
+
+struct sk_listener *sk_server_listener_find(struct sk_server *s,
+					    const struct sk_svc *v,
+					    unsigned transport,
+					    const struct sockaddr *asked,
+					    const char *path)
+{
+	for (size_t i = 0; i < s->nlis; i++) {
+		struct sk_listener *l = s->lis[i];
+
+		if (l->svc != v || l->transport != transport || l->handed)
+			continue;
+		if (transport == SK_UNIX) {
+			if (path != NULL && strcmp(l->path, path) == 0)
+				return l;
+			continue;
+		}
+		if (asked != NULL && sk_sockaddr_same(
+			    (const struct sockaddr *)&l->asked, asked))
+			return l;
+	}
+	return NULL;
+}
+
+const char *sk_server_listener_name(const struct sk_listener *l)
+{
+	return l->name;
+}
+
+int sk_server_listener_handed(const struct sk_listener *l)
+{
+	return l->handed;
+}
+
+int sk_server_listener_takes(const struct sk_listener *l, unsigned transport,
+			     const struct sockaddr *addr, const char *path)
+{
+	if (l->transport != transport)
+		return 0;
+	if (transport == SK_UNIX)
+		return path != NULL && strcmp(l->path, path) == 0;
+	return addr != NULL && l->port != 0 &&
+	       htons(sk_sockaddr_port(addr)) == l->port;
+}
+
+struct sk_listener *sk_server_listener_at(struct sk_server *s, size_t i)
+{
+	return i < s->nlis ? s->lis[i] : NULL;
+}
+
+void sk_server_unlisten(struct sk_server *s, struct sk_listener *l)
+{
+	size_t i = 0;
+
+	while (i < s->nlis && s->lis[i] != l)
+		i++;
+	if (i == s->nlis)
+		return;
+	memmove(&s->lis[i], &s->lis[i + 1],
+		(s->nlis - i - 1) * sizeof(s->lis[0]));
+	s->nlis--;
+	/* An accept deferred to the next turn would find it closed. */
+	if (l->deferred) {
+		struct sk_listener **p = &s->dhead;
+
+		while (*p != l)
+			p = &(*p)->dnext;
+		*p = l->dnext;
+		l->deferred = 0;
+	}
+	if (l->batch != NULL) {
+		sk_batch_stop(l->batch, &l->bstats);
+		l->batch = NULL;
+	} else {
+		uv_close(&l->u.h, NULL);
+	}
+	if (l->path[0] != '\0')
+		unlink(l->path);
+	/* Its connections finish as they would have; their service and the
+	 * services' UDP peers keep pointing at it, so it stays allocated. */
+	l->rnext = s->retired;
+	s->retired = l;
+}
+
+int sk_svc_reload_prepare(struct sk_svc *v, void *next, void **pending,
+			  char *err, size_t cap)
+{
+	*pending = NULL;
+	if (v->def->reload == NULL || next == NULL)
+		return 0;
+	return v->def->reload(v, next, pending, err, cap);
+}
+
+void sk_svc_reload_finish(struct sk_svc *v, const void *next,
+			  const struct sk_svc_limits *lim, void *pending,
+			  int commit)
+{
+	if (commit) {
+		/* In place: the service's pointers to its settings stay
+		 * good, and it runs on this thread only (batch workers
+		 * get states of their own, below). */
+		if (next != NULL && v->settings != NULL)
+			memcpy(v->settings, next, v->def->settings_size);
+		v->lim = *lim;
+		v->rl->per_source = lim->rate;
+		v->rl->global = lim->global;
+		for (size_t i = 0; i < v->srv->nlis; i++) {
+			struct sk_listener *l = v->srv->lis[i];
+
+			if (l->svc == v && l->batch != NULL &&
+			    sk_batch_reload(l->batch, v->settings) != 0)
+				sk_log_warnx("%s: out of memory: its workers "
+					     "keep the settings they had",
+					     l->name);
+		}
+	}
+	if (v->def->reloaded != NULL && next != NULL)
+		v->def->reloaded(v, pending, commit);
+}
+
 static void sk__svc_free(struct sk_svc *v)
 {
 	if (v->inited && v->def->fini != NULL)
@@ -2210,9 +2377,11 @@ int sk_server_run(struct sk_server *s)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	uv_close((uv_handle_t *)&s->sigint, NULL);
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
+	uv_close((uv_handle_t *)&s->sighup, NULL);
 	uv_run(&s->loop, UV_RUN_DEFAULT);
 	/* A worker loop of a batched service that would not close counts
 	 * as a handle left open too. */
@@ -2221,6 +2390,13 @@ int sk_server_run(struct sk_server *s)
 	for (size_t i = 0; i < s->nlis; i++) {
 		free(s->lis[i]->spare);
 		free(s->lis[i]);
+	}
+	while (s->retired != NULL) {
+		struct sk_listener *l = s->retired;
+
+		s->retired = l->rnext;
+		free(l->spare);
+		free(l);
 	}
 	for (size_t i = 0; i < s->nsvc; i++)
 		sk__svc_free(s->svcs[i]);

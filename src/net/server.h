@@ -123,6 +123,57 @@ const struct sk_server_config *sk_server_cfg(const struct sk_server *s);
  * or -ENOBUFS past SK_SERVER_ATSTOP_MAX. */
 int sk_server_atstop(struct sk_server *s, void (*fn)(void *), void *arg);
 
+/* ---- reload ---- */
+
+struct sk_listener;
+
+/* Call fn(arg) on s's loop when SIGHUP arrives, unless s is stopping.
+ * Without one, SIGHUP is logged and ignored (never the end of the
+ * daemon). */
+void sk_server_on_hup(struct sk_server *s, void (*fn)(void *), void *arg);
+
+/* The daemon-wide settings a reload may change: log_interval and
+ * max_output (max_conn follows the open-file limit, fixed at start). */
+void sk_server_set_cfg(struct sk_server *s, const struct sk_server_config *cfg);
+
+/* Listener i (0 <= i < sk_server_listeners()), or NULL past the last;
+ * its name; and whether it is a socket handed over (sk_server_adopt). */
+struct sk_listener *sk_server_listener_at(struct sk_server *s, size_t i);
+const char *sk_server_listener_name(const struct sk_listener *l);
+int sk_server_listener_handed(const struct sk_listener *l);
+/* Might l hold what a bind of transport at addr (or at a unix path)
+ * needs: the same transport and port, or the same path? */
+int sk_server_listener_takes(const struct sk_listener *l, unsigned transport,
+			     const struct sockaddr *addr, const char *path);
+
+/* The listener sk_server_listen() bound for v over transport at asked
+ * (the address it was given, port 0 included), or that
+ * sk_server_listen_unix() bound at path; NULL if none. Sockets handed
+ * over are never found. */
+struct sk_listener *sk_server_listener_find(struct sk_server *s,
+					    const struct sk_svc *v,
+					    unsigned transport,
+					    const struct sockaddr *asked,
+					    const char *path);
+
+/* Close listener l (its unix socket file is removed): nothing more is
+ * accepted or read there; connections it accepted finish as they would
+ * have. The listeners after it move down one place. */
+void sk_server_unlisten(struct sk_server *s, struct sk_listener *l);
+
+/* Reload one service, in two steps (service.h's reload and reloaded):
+ * prepare with next, its new settings (NULL for a service that has
+ * none), which the service may amend; returns 0, or -1 with a message in
+ * err, and then nothing has changed. After every service prepared,
+ * finish each that returned 0: with commit, next and lim take effect
+ * (batched workers get new states); without, the prepared state is
+ * freed. next stays the caller's. */
+int sk_svc_reload_prepare(struct sk_svc *v, void *next, void **pending,
+			  char *err, size_t cap);
+void sk_svc_reload_finish(struct sk_svc *v, const void *next,
+			  const struct sk_svc_limits *lim, void *pending,
+			  int commit);
+
 /* Number of listeners bound so far. */
 size_t sk_server_listeners(const struct sk_server *s);
 

@@ -10,8 +10,12 @@
  *
  * Lifecycle of one service in one server:
  *   settings parsed (opts) -> init -> listeners bound -> connections and
- *   datagrams -> stop (at shutdown: close own handles) -> connections
- *   drain -> loop ends -> fini (free).
+ *   datagrams, with any number of reloads (reload, then reloaded) ->
+ *   stop (at shutdown: close own handles) -> connections drain -> loop
+ *   ends -> fini (free).
+ *
+ * New settings apply to what starts after a reload: a connection or a
+ * command already running reads the settings in force when it looks.
  *
  * Lifecycle of one connection:
  *   tcp_accept -> tcp_read ... -> tcp_close(reason), exactly once, when
@@ -185,6 +189,24 @@ struct sk_service {
 	void (*stop)(struct sk_svc *s);
 	/* The loop has ended: free what init allocated. May be NULL. */
 	void (*fini)(struct sk_svc *s);
+	/* Reload (SIGHUP), first step: the config was read again, and next
+	 * (settings_size bytes, checked) is what it now says of this
+	 * service. Make what the new settings need that can fail (read a
+	 * key file) into *pending, without changing what runs. A setting
+	 * that takes a restart is put back to its running value in next,
+	 * with a log line saying so. Return 0, or -1 with a message in err:
+	 * the whole reload is then refused, and nothing changes anywhere.
+	 * NULL: the settings are read where they are used, and nothing is
+	 * derived from them. */
+	int (*reload)(struct sk_svc *s, void *next, void **pending, char *err,
+		      size_t cap);
+	/* Second step, which cannot fail, after every first step that
+	 * returned 0. With commit, next has been copied over the settings
+	 * in place (sk_svc_settings() is the same pointer, so a pointer
+	 * kept to it stays good) and the limits replaced: take pending
+	 * into use. Without, the reload was refused: free pending. May be
+	 * NULL. */
+	void (*reloaded)(struct sk_svc *s, void *pending, int commit);
 
 	/* TCP: bytes of service state for each connection (sk_conn_data),
 	 * zeroed at accept and freed by the platform. */

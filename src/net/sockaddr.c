@@ -74,6 +74,24 @@ int sk_sockaddr_is_loopback(const struct sockaddr *sa)
 	       (memcmp(a, v4mapped, 12) == 0 && a[12] == 127);
 }
 
+int sk_sockaddr_same(const struct sockaddr *a, const struct sockaddr *b)
+{
+	const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)a;
+	const struct sockaddr_in6 *b6 = (const struct sockaddr_in6 *)b;
+	const uint8_t *x, *y;
+	int v6a, v6b;
+
+	if (a->sa_family != b->sa_family ||
+	    (a->sa_family != AF_INET && a->sa_family != AF_INET6) ||
+	    sk_sockaddr_port(a) != sk_sockaddr_port(b))
+		return 0;
+	if (a->sa_family == AF_INET6 && a6->sin6_scope_id != b6->sin6_scope_id)
+		return 0;
+	x = sk_sockaddr_bytes(a, &v6a);
+	y = sk_sockaddr_bytes(b, &v6b);
+	return memcmp(x, y, v6a ? 16 : 4) == 0;
+}
+
 socklen_t sk_sockaddr_len(const struct sockaddr *sa)
 {
 	if (sa->sa_family == AF_UNIX)

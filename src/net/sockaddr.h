@@ -42,4 +42,8 @@ int sk_resolve(const char *host, uint16_t port, int socktype, int passive,
  * socket? */
 int sk_sockaddr_is_loopback(const struct sockaddr *sa);
 
+/* Are a and b the same AF_INET or AF_INET6 address and port (and, for
+ * IPv6, scope)? */
+int sk_sockaddr_same(const struct sockaddr *a, const struct sockaddr *b);
+
 #endif

@@ -554,7 +554,8 @@ int sk_status_default_path(char *buf, size_t cap)
 	int n;
 
 	if (v != NULL) {
-		if (v[0] == '\0')
+		/* Empty, or "none" as --control has it: no socket. */
+		if (v[0] == '\0' || strcmp(v, "none") == 0)
 			return -ENOENT;
 		n = snprintf(buf, cap, "%s", v);
 	} else if ((v = getenv("RUNTIME_DIRECTORY")) != NULL && v[0] == '/') {

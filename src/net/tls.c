@@ -32,7 +32,8 @@ struct sk__tls_conn {
 				   * pair (owned by ssl) */
 	BIO *net;                 /* its other end, which we read from in
 				   * place and hand to the socket */
-	const struct sk_key *key; /* the identity the client proved */
+	char id[SK_KEY_ID_MAX + 1]; /* the identity the client proved (a
+				   * copy: a reload may replace the keys) */
 	int done;                 /* handshake finished */
 };
 
@@ -64,7 +65,7 @@ static int sk__find_psk(SSL *ssl, const unsigned char *id, size_t idlen,
 		SSL_SESSION_free(s);
 		return 0;
 	}
-	tc->key = k;
+	memcpy(tc->id, k->id, sizeof(tc->id));
 	*sess = s;
 	return 1;
 }
@@ -207,6 +208,12 @@ int sk_tls_server_new(const char *keyfile, struct sk_tls **out, char *err,
 	OPENSSL_cleanse(keys, sizeof(*keys));
 	free(keys);
 	return rc;
+}
+
+void sk_tls_set_keys(struct sk_tls *t, const struct sk_keys *keys)
+{
+	OPENSSL_cleanse(&t->keys, sizeof(t->keys));
+	t->keys = *keys;
 }
 
 void sk_tls_free(struct sk_tls *t)
@@ -373,7 +380,7 @@ const char *sk_tls_identity(struct sk_conn *c)
 {
 	struct sk__tls_conn *tc = sk_conn_filter_state(c, &sk__tls_filter);
 
-	return tc != NULL && tc->done && tc->key != NULL ? tc->key->id : NULL;
+	return tc != NULL && tc->done && tc->id[0] != '\0' ? tc->id : NULL;
 }
 
 /* ---- the client side ---- */

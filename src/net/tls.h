@@ -36,6 +36,9 @@ int sk_tls_server_new(const char *keyfile, struct sk_tls **out, char *err,
 		      size_t cap);
 /* The same from keys already parsed (copied). */
 int sk_tls_server_from(const struct sk_keys *keys, struct sk_tls **out);
+/* Accept these identities (copied) from now on: a handshake that has
+ * begun, and a connection already open, are not affected. */
+void sk_tls_set_keys(struct sk_tls *t, const struct sk_keys *keys);
 void sk_tls_free(struct sk_tls *t);
 
 /* Put TLS between c's socket and its service; from tcp_accept. Returns 0

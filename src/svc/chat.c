@@ -1065,16 +1065,25 @@ static void sk__chat_udp(struct sk_udp *u, const struct sockaddr *from,
 
 /* ---- the service ---- */
 
+/* Buckets of the nick table for cfg: a power of two, at least one per
+ * member and caller that may wait. */
+static uint32_t sk__nick_buckets(const struct sk__chat_cfg *cfg)
+{
+	uint32_t size = 1024;
+
+	while (size < cfg->max_members + cfg->max_held)
+		size <<= 1;
+	return size;
+}
+
 static int sk__chat_init(struct sk_svc *s)
 {
 	const struct sk__chat_cfg *cfg = sk_svc_settings(s);
 	struct sk__room *r = calloc(1, sizeof(*r));
-	uint32_t size = 1024;
+	uint32_t size = sk__nick_buckets(cfg);
 
 	if (r == NULL)
 		return -ENOMEM;
-	while (size < cfg->max_members + cfg->max_held)
-		size <<= 1;
 	r->nicks = calloc(size, sizeof(*r->nicks));
 	if (r->nicks == NULL) {
 		free(r);
@@ -1116,6 +1125,78 @@ static int sk__chat_init(struct sk_svc *s)
 		sk__list_add(&r->room, &r->console);
 	}
 	return 0;
+}
+
+/* The room for more members and callers that a reload gives: a larger
+ * nick table, filled in reloaded. */
+struct sk__chat_reload {
+	struct sk__member **nicks; /* the new table, or NULL: keep */
+	uint32_t size;             /* its buckets */
+};
+
+/* The console is the daemon's terminal, opened at start: a reload keeps
+ * it as it is, and says so. */
+static int sk__chat_reload(struct sk_svc *s, void *next, void **pending,
+			   char *err, size_t cap)
+{
+	const struct sk__chat_cfg *cur = sk_svc_settings(s);
+	struct sk__chat_cfg *nc = next;
+	struct sk__room *r = SK__ROOM(s);
+	struct sk__chat_reload *p;
+	uint32_t size = sk__nick_buckets(nc);
+
+	if (nc->console != cur->console ||
+	    strcmp(nc->console_nick, cur->console_nick) != 0) {
+		sk_log_warnx("chat: console and console-nick take a restart; "
+			     "keeping them");
+		nc->console = cur->console;
+		memcpy(nc->console_nick, cur->console_nick,
+		       sizeof(nc->console_nick));
+	}
+	if (size <= r->nmask + 1)
+		return 0;
+	p = calloc(1, sizeof(*p));
+	if (p != NULL)
+		p->nicks = calloc(size, sizeof(*p->nicks));
+	if (p == NULL || p->nicks == NULL) {
+		free(p);
+		snprintf(err, cap, "out of memory for %u members", nc->max_members);
+		return -1;
+	}
+	p->size = size;
+	*pending = p;
+	return 0;
+}
+
+static void sk__chat_reloaded(struct sk_svc *s, void *pending, int commit)
+{
+	const struct sk__chat_cfg *cfg = sk_svc_settings(s);
+	struct sk__room *r = SK__ROOM(s);
+	struct sk__chat_reload *p = pending;
+
+	if (commit) {
+		r->flood.rate = cfg->line_rate;
+		r->flood.burst = cfg->line_burst;
+	}
+	if (commit && p != NULL) {
+		struct sk__member **old = r->nicks;
+		uint32_t n = r->nmask + 1;
+
+		r->nicks = p->nicks;
+		r->nmask = p->size - 1;
+		p->nicks = old;
+		for (uint32_t i = 0; i < n; i++) {
+			while (old[i] != NULL) {
+				struct sk__member *m = old[i];
+
+				old[i] = m->hnext;
+				sk__nick_add(r, m);
+			}
+		}
+	}
+	if (p != NULL)
+		free(p->nicks);
+	free(p);
 }
 
 static void sk__chat_stop(struct sk_svc *s)
@@ -1166,6 +1247,8 @@ const struct sk_service sk_chat = {
 	.init = sk__chat_init,
 	.stop = sk__chat_stop,
 	.fini = sk__chat_fini,
+	.reload = sk__chat_reload,
+	.reloaded = sk__chat_reloaded,
 	.conn_size = sizeof(struct sk__member),
 	.in_size = SK_CHAT_INBUF,
 	.defer_writes = 1,

@@ -1601,20 +1601,71 @@ static void sk__exec_udp(struct sk_udp *u, const struct sockaddr *from,
 
 /* ---- the service ---- */
 
-/* Make the default key file on first start, with one identity. */
-static int sk__first_keys(const char *path)
+/* Make the default key file on first start, with one identity. Returns
+ * 0, or a negative errno with a message in err. */
+static int sk__first_keys(const char *path, char *err, size_t cap)
 {
-	char id[SK_KEY_ID_MAX + 1], err[512];
+	char id[SK_KEY_ID_MAX + 1];
 	int rc;
 
 	sk_keys_default_id(id);
-	rc = sk_keys_add(path, id, err, sizeof(err));
-	if (rc != 0) {
-		sk_log_warnx("exec: %s", err);
+	rc = sk_keys_add(path, id, err, cap);
+	if (rc != 0)
 		return rc;
-	}
 	sk_log_info("exec: made key file %s (identity %s)", path, id);
 	return 0;
+}
+
+/*
+ * Read the key file cfg names, or the default one, into *out (the
+ * caller cleanses and frees it). With make, a default file that does not
+ * exist yet is made, with one identity (the first start). Returns 0, or
+ * a negative errno with a message in err.
+ */
+static int sk__keys_read(const struct sk__exec_cfg *cfg, int make,
+			 struct sk_keys **out, char *err, size_t cap)
+{
+	char path[1024];
+	int rc;
+
+	*out = NULL;
+	if (cfg->keys[0] != '\0') {
+		snprintf(path, sizeof(path), "%s", cfg->keys);
+	} else if ((rc = sk_keys_default_path(path, sizeof(path))) != 0) {
+		snprintf(err, cap, "no key file: set exec keys, "
+			 "XDG_CONFIG_HOME or HOME");
+		return rc;
+	} else if (make && access(path, F_OK) != 0 &&
+		   (rc = sk__first_keys(path, err, cap)) != 0) {
+		return rc;
+	}
+	*out = malloc(sizeof(**out));
+	if (*out == NULL) {
+		snprintf(err, cap, "out of memory");
+		return -ENOMEM;
+	}
+	rc = sk_keys_load(path, *out, err, cap);
+	if (rc != 0) {
+		free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+/* The DTLS layer's settings from the service's. */
+static void sk__dtls_cfg(const struct sk__exec_cfg *cfg, struct sk_dtls_cfg *dc)
+{
+	memset(dc, 0, sizeof(*dc));
+	dc->max_sessions = cfg->udp_sessions;
+	dc->idle_ms = cfg->udp_idle * 1000;
+}
+
+static void sk__keys_free(struct sk_keys *keys)
+{
+	if (keys == NULL)
+		return;
+	OPENSSL_cleanse(keys, sizeof(*keys));
+	free(keys);
 }
 
 static int sk__exec_init(struct sk_svc *s)
@@ -1622,7 +1673,8 @@ static int sk__exec_init(struct sk_svc *s)
 	const struct sk__exec_cfg *cfg = sk_svc_settings(s);
 	struct sk__exec *ex = calloc(1, sizeof(*ex));
 	struct sk_keys *keys;
-	char path[1024], err[512];
+	struct sk_dtls_cfg dc;
+	char err[512];
 	int rc;
 
 	if (ex == NULL)
@@ -1635,39 +1687,17 @@ static int sk__exec_init(struct sk_svc *s)
 		uv_random(NULL, NULL, seed, sizeof(seed), 0, NULL);
 		sk_srcmap_init(&ex->clients, seed);
 	}
-	if (cfg->keys[0] != '\0') {
-		snprintf(path, sizeof(path), "%s", cfg->keys);
-	} else if ((rc = sk_keys_default_path(path, sizeof(path))) != 0) {
-		sk_log_warnx("exec: no key file: set exec keys, "
-			     "XDG_CONFIG_HOME or HOME");
-		free(ex);
-		return rc;
-	} else if (access(path, F_OK) != 0 &&
-		   (rc = sk__first_keys(path)) != 0) {
-		free(ex);
-		return rc;
-	}
-	keys = malloc(sizeof(*keys));
-	if (keys == NULL) {
-		free(ex);
-		return -ENOMEM;
-	}
-	rc = sk_keys_load(path, keys, err, sizeof(err));
+	rc = sk__keys_read(cfg, 1, &keys, err, sizeof(err));
 	if (rc != 0) {
 		sk_log_warnx("exec: %s", err);
 	} else {
-		struct sk_dtls_cfg dc;
-
-		memset(&dc, 0, sizeof(dc));
-		dc.max_sessions = cfg->udp_sessions;
-		dc.idle_ms = cfg->udp_idle * 1000;
+		sk__dtls_cfg(cfg, &dc);
 		rc = sk_tls_server_from(keys, &ex->tls);
 		if (rc == 0)
 			rc = sk_dtls_server_new(ex->loop, keys, &dc,
 						&sk__dtls_ops, ex, &ex->dtls);
 	}
-	OPENSSL_cleanse(keys, sizeof(*keys));
-	free(keys);
+	sk__keys_free(keys);
 	if (rc != 0) {
 		sk_tls_free(ex->tls);
 		sk_srcmap_fini(&ex->clients);
@@ -1676,6 +1706,35 @@ static int sk__exec_init(struct sk_svc *s)
 	}
 	sk_svc_set_data(s, ex);
 	return 0;
+}
+
+/* A reload reads the key file again: an identity added is let in, and one
+ * taken out is refused, from the next handshake on. A file that cannot
+ * be read refuses the reload. */
+static int sk__exec_reload(struct sk_svc *s, void *next, void **pending,
+			   char *err, size_t cap)
+{
+	char e[512];
+	int rc;
+
+	(void)s;
+	rc = sk__keys_read(next, 0, (struct sk_keys **)pending, e, sizeof(e));
+	if (rc != 0)
+		snprintf(err, cap, "%s", e);
+	return rc != 0 ? -1 : 0;
+}
+
+static void sk__exec_reloaded(struct sk_svc *s, void *pending, int commit)
+{
+	struct sk__exec *ex = sk_svc_data(s);
+	struct sk_dtls_cfg dc;
+
+	if (commit) {
+		sk__dtls_cfg(ex->cfg, &dc);
+		sk_tls_set_keys(ex->tls, pending);
+		sk_dtls_reconfigure(ex->dtls, pending, &dc);
+	}
+	sk__keys_free(pending);
 }
 
 static void sk__exec_stop(struct sk_svc *s)
@@ -1755,6 +1814,8 @@ const struct sk_service sk_exec = {
 	.init = sk__exec_init,
 	.stop = sk__exec_stop,
 	.fini = sk__exec_fini,
+	.reload = sk__exec_reload,
+	.reloaded = sk__exec_reloaded,
 	.conn_size = sizeof(struct sk__xconn),
 	.in_size = SK_FRAME_MAX,
 	.tcp_accept = sk__exec_accept,

@@ -31,6 +31,7 @@
 #include <uv.h>
 
 #include "../net/batch.h"
+#include "../net/log.h"
 #include "../net/sockaddr.h"
 #include "../proto/acl.h"
 #include "../proto/ntp.h"
@@ -102,7 +103,8 @@ static const struct sk_opt sk__ntp_opts[] = {
 };
 
 struct sk__ntp {
-	const struct sk__ntp_cfg *cfg; /* settings */
+	struct sk__ntp_cfg cfg;      /* settings, this worker's copy: a
+				      * reload replaces the whole state */
 	struct sk_ntp_clock clk;     /* what replies say; refreshed 1/s */
 	struct sk_rl rl;             /* per-client limiter, this worker's */
 	uint64_t rng;                /* xorshift64 state for the leak */
@@ -151,7 +153,7 @@ static void *sk__ntp_new(const void *settings)
 
 	if (n == NULL)
 		return NULL;
-	n->cfg = cfg;
+	n->cfg = *cfg;
 	if (cfg->ratelimit) {
 		/* chrony's interval is log2 seconds: -19 .. 12. */
 		double iv = ldexp(1.0, cfg->interval);
@@ -194,13 +196,13 @@ static void sk__ntp_tick(void *w)
 		c->leap = state == TIME_INS   ? SK_NTP_LEAP_INSERT
 			  : state == TIME_DEL ? SK_NTP_LEAP_DELETE
 					      : SK_NTP_LEAP_NONE;
-		c->stratum = n->cfg->stratum;
+		c->stratum = n->cfg.stratum;
 		c->refid = 0x7f7f0001; /* 127.127.0.1 */
 		c->root_delay = 0;
 		c->root_disp = sk_ntp_short_from_ns((uint64_t)tx.maxerror * 1000);
-	} else if (n->cfg->local_stratum != 0) {
+	} else if (n->cfg.local_stratum != 0) {
 		c->leap = SK_NTP_LEAP_NONE;
-		c->stratum = n->cfg->local_stratum;
+		c->stratum = n->cfg.local_stratum;
 		c->refid = 0x7f7f0101; /* 127.127.1.1 */
 		c->root_delay = 0;
 		c->root_disp = 0;
@@ -231,7 +233,7 @@ static void sk__ntp_handle(void *w, struct sk_dgram *d, size_t n,
 			   struct sk_batch_stats *st)
 {
 	struct sk__ntp *s = w;
-	const struct sk__ntp_cfg *nc = s->cfg;
+	const struct sk__ntp_cfg *nc = &s->cfg;
 	/* The limiter runs on the monotonic clock: a step of the wall clock
 	 * must not lock clients out or let them burst. */
 	uint64_t mono = uv_hrtime();
@@ -290,6 +292,27 @@ static void sk__ntp_stamp(void *w, struct sk_dgram *const *r, size_t n,
 		sk_ntp_stamp_tx(r[i]->out, tx);
 }
 
+/* The worker threads and their busy-polling are set up at start: a
+ * reload keeps them, and says so. The rest is in each worker's state,
+ * which the platform replaces (sk_batch_reload). */
+static int sk__ntp_reload(struct sk_svc *s, void *next, void **pending,
+			  char *err, size_t cap)
+{
+	const struct sk__ntp_cfg *cur = sk_svc_settings(s);
+	struct sk__ntp_cfg *nc = next;
+
+	(void)pending;
+	(void)err;
+	(void)cap;
+	if (nc->threads != cur->threads || nc->busy_poll != cur->busy_poll) {
+		sk_log_warnx("ntp: threads and busy-poll take a restart; "
+			     "keeping %u and %u", cur->threads, cur->busy_poll);
+		nc->threads = cur->threads;
+		nc->busy_poll = cur->busy_poll;
+	}
+	return 0;
+}
+
 static const struct sk_batch_ops sk__ntp_ops = {
 	.name = "ntp",
 	.params = sk__ntp_params,
@@ -307,5 +330,6 @@ const struct sk_service sk_ntp = {
 	.summary = "NTP server (RFC 5905)",
 	.opts = sk__ntp_opts,
 	.settings_size = sizeof(struct sk__ntp_cfg),
+	.reload = sk__ntp_reload,
 	.udp_batch = &sk__ntp_ops,
 };
