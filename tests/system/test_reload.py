@@ -352,3 +352,30 @@ def test_unix_listeners_are_kept_and_handed_on(serve, tmp_path):
                 break
             got += b
     assert re.fullmatch(rb"\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}\r\n", got), got
+
+
+def test_a_larger_chat_room_keeps_its_members(serve, tmp_path):
+    """Room for more members grows chat's nick table; the members already
+    in are moved to it, so their nicks are still theirs."""
+    c = conf(tmp_path / "c", "[serve]\nservice = chat/tcp=127.0.0.1:0\n"
+             "[chat]\nmax-members = 10\nmax-held = 0\n")
+    s = serve("-c", c)
+    addr = s.addr("chat", "tcp")
+    a = socket.create_connection(addr, timeout=10)
+    fa = a.makefile("rb")
+    a.sendall(b"/nick alice\n")
+    while b"alice" not in fa.readline():
+        pass
+    conf(tmp_path / "c", "[serve]\nservice = chat/tcp=127.0.0.1:0\n"
+         "[chat]\nmax-members = 5000\nmax-held = 0\n")
+    assert hup(s) == "sockit: reloaded %s: 1 socket, 0 new, 0 closed" % c
+    b = socket.create_connection(addr, timeout=10)
+    fb = b.makefile("rb")
+    b.sendall(b"/nick alice\n")
+    while True:
+        line = fb.readline()
+        assert line, "bob's connection closed"
+        if b"error: the nick alice is taken" in line:
+            break
+    b.close()
+    a.close()
