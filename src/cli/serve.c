@@ -1169,6 +1169,21 @@ static int sk__user(const char *user, uid_t *uid, gid_t *gid)
 	return 0;
 }
 
+/* Which services sv serves: want[i] for sk_services[i]. */
+static void sk__served(const struct sk__serve *sv, int *want)
+{
+	for (size_t j = 0; j < sv->nhanded; j++)
+		want[sv->handed_svc[j]] = 1;
+	for (size_t k = 0; k < sv->specs.n; k++) {
+		const struct sk_service *d =
+			sk_service_find(sv->specs.spec[k].service);
+
+		for (int i = 0; sk_services[i] != NULL; i++)
+			if (sk_services[i] == d)
+				want[i] = 1;
+	}
+}
+
 /* Everything that can be known wrong before binding, once the settings
  * and specs are gathered. Returns -1, or an exit code after the usage
  * error. */
@@ -1180,16 +1195,7 @@ static int sk__check(struct sk__serve *sv)
 	rc = sk__check_clashes(sv);
 	if (rc >= 0)
 		return rc;
-	for (size_t j = 0; j < sv->nhanded; j++)
-		served[sv->handed_svc[j]] = 1;
-	for (size_t k = 0; k < sv->specs.n; k++) {
-		const struct sk_service *d =
-			sk_service_find(sv->specs.spec[k].service);
-
-		for (int i = 0; sk_services[i] != NULL; i++)
-			if (sk_services[i] == d)
-				served[i] = 1;
-	}
+	sk__served(sv, served);
 	/* A command-line option of a service that is not served would be
 	 * ignored; the file may well hold sections for services that this
 	 * command line does not serve. */
@@ -1412,21 +1418,6 @@ static void sk__serve_free(struct sk__serve *sv)
 	for (size_t k = 0; k < sv->nset; k++)
 		free(sv->set[k].val);
 	sv->nset = 0;
-}
-
-/* Which services sv serves: want[i] for sk_services[i]. */
-static void sk__served(const struct sk__serve *sv, int *want)
-{
-	for (size_t j = 0; j < sv->nhanded; j++)
-		want[sv->handed_svc[j]] = 1;
-	for (size_t k = 0; k < sv->specs.n; k++) {
-		const struct sk_service *d =
-			sk_service_find(sv->specs.spec[k].service);
-
-		for (int i = 0; sk_services[i] != NULL; i++)
-			if (sk_services[i] == d)
-				want[i] = 1;
-	}
 }
 
 /* Every served service's settings and limits, checked as a whole (a

@@ -58,6 +58,33 @@ def listening(s, name):
     return "127.0.0.1", int(m.group(1))
 
 
+def until(f, text, who):
+    """Read f's lines until one holds text; fails if who's connection
+    closes first."""
+    while True:
+        line = f.readline()
+        assert line, "%s's connection closed" % who
+        if text in line:
+            return line
+
+
+def free_tcp_port():
+    with socket.socket() as t:
+        t.bind(("127.0.0.1", 0))
+        return t.getsockname()[1]
+
+
+def join(addr, nick):
+    """A chat member called nick, in the room; returns (socket, its
+    reader)."""
+    c = socket.create_connection(addr, timeout=10)
+    f = c.makefile("rb")
+    c.sendall(b"/nick %s\n" % nick)
+    while nick not in f.readline():
+        pass
+    return c, f
+
+
 def conf(path, text):
     path.write_text(text)
     return str(path)
@@ -123,29 +150,16 @@ def test_a_connection_outlives_the_listener_that_took_it(serve, tmp_path):
     c = conf(tmp_path / "c", "[serve]\nservice = chat/tcp=127.0.0.1:0\n")
     s = serve("-c", c)
     old = s.addr("chat", "tcp")
-    a = socket.create_connection(old, timeout=10)
-    f = a.makefile("rb")
-    a.sendall(b"/nick alice\n")
-    while b"alice" not in f.readline():
-        pass
-    conf(tmp_path / "c", "[serve]\nservice = chat/tcp=127.0.0.1:%d\n" % (old[1] + 1
-         if old[1] < 65535 else old[1] - 1))
-    line = hup(s)
-    if "refused" in line:
-        pytest.skip("the neighbouring port is taken: %s" % line)
+    a, f = join(old, b"alice")
+    port = free_tcp_port()
+    conf(tmp_path / "c", "[serve]\nservice = chat/tcp=127.0.0.1:%d\n" % port)
+    assert hup(s) == "sockit: reloaded %s: 1 socket, 1 new, 1 closed" % c
     assert sockets("tcp", old[1]) == []
-    new = listening(s, "chat/tcp")
-    b = socket.create_connection(new, timeout=10)
+    b = socket.create_connection(("127.0.0.1", port), timeout=10)
     b.sendall(b"/nick bob\nhello from the new port\n")
-    while True:
-        got = f.readline()
-        assert got, "alice's connection closed"
-        if b"hello from the new port" in got:
-            break
+    until(f, b"hello from the new port", "alice")
     a.sendall(b"hi bob\n")
-    g = b.makefile("rb")
-    while b"hi bob" not in g.readline():
-        pass
+    until(b.makefile("rb"), b"hi bob", "bob")
     a.close()
     b.close()
 
@@ -361,21 +375,13 @@ def test_a_larger_chat_room_keeps_its_members(serve, tmp_path):
              "[chat]\nmax-members = 10\nmax-held = 0\n")
     s = serve("-c", c)
     addr = s.addr("chat", "tcp")
-    a = socket.create_connection(addr, timeout=10)
-    fa = a.makefile("rb")
-    a.sendall(b"/nick alice\n")
-    while b"alice" not in fa.readline():
-        pass
+    a, _ = join(addr, b"alice")
     conf(tmp_path / "c", "[serve]\nservice = chat/tcp=127.0.0.1:0\n"
          "[chat]\nmax-members = 5000\nmax-held = 0\n")
     assert hup(s) == "sockit: reloaded %s: 1 socket, 0 new, 0 closed" % c
     b = socket.create_connection(addr, timeout=10)
     fb = b.makefile("rb")
     b.sendall(b"/nick alice\n")
-    while True:
-        line = fb.readline()
-        assert line, "bob's connection closed"
-        if b"error: the nick alice is taken" in line:
-            break
+    until(fb, b"error: the nick alice is taken", "bob")
     b.close()
     a.close()
