@@ -18,7 +18,7 @@ import time
 import pytest
 
 from conftest import SOCKIT, sockit, tcp_read_all, udp_ask, wait_log
-from test_systemd import Notify
+from test_systemd import Notify, activate, free_port, poke_udp, start, woken
 
 
 def sockets(proto, port):
@@ -385,3 +385,21 @@ def test_a_larger_chat_room_keeps_its_members(serve, tmp_path):
     until(fb, b"error: the nick alice is taken", "bob")
     b.close()
     a.close()
+
+
+def test_reload_keeps_the_sockets_systemd_handed_over(serve, tmp_path):
+    """A handed socket is not the config's to close: it stays through a
+    reload that adds a listener of the config's own."""
+    port = free_port(tcp=False)
+    c = conf(tmp_path / "c", "")
+    wrap = activate((True, [("127.0.0.1:%d" % port, "daytime")]))
+    s = start(serve, wrap, "-c", c)
+    assert woken(s, poke_udp(port)) is not None
+    inode = sockets("udp", port)
+    assert len(inode) == 1
+    conf(tmp_path / "c", "[serve]\nservice = timefmt/udp=127.0.0.1:0\n")
+    assert hup(s) == "sockit: reloaded %s: 2 sockets, 1 new, 0 closed" % c
+    assert sockets("udp", port) == inode
+    assert udp_ask(("127.0.0.1", port), b"x") is not None
+    tf = wait_log(s, r"^sockit: timefmt/udp 127\.0\.0\.1:(\d+): listening$")
+    assert udp_ask(("127.0.0.1", int(tf.group(1))), b"%Y") is not None
