@@ -11,7 +11,14 @@
  * read() and write(), not sendfile() or splice(): the exec server copies
  * the command's output through its own buffer too.
  *
- * usage: sk_tcp_limit [-s CPU] [-r CPU] [-d SECONDS] FILE
+ * With -p, the sender reads from a pipe instead, with `cat FILE` (run
+ * again at each end, on the sender's CPU, as an exec server's command
+ * runs on the server's) at its other end: all the kernel does for exec's
+ * `cat FILE`, the command's copy into the pipe included, with no frames,
+ * no event loop and no TLS. Exec's output goes through a pipe whatever
+ * the server, so this is the ceiling for any of them.
+ *
+ * usage: sk_tcp_limit [-p] [-s CPU] [-r CPU] [-d SECONDS] FILE
  *   -s, -r  pin the sender, the receiver, to that CPU (default: no pin)
  *
  * It prints one line on stdout:
@@ -62,10 +69,35 @@ static int sk__pin(int cpu)
 	return sched_setaffinity(0, sizeof(set), &set);
 }
 
-/* The sender: FILE, over and over, into a connection to port, until the
- * receiver closes it. Never returns. */
+/* -p: the read end of a pipe from a new `cat file`, or -1. */
+static int sk__cat(const char *file)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) != 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		/* Killed by SIGPIPE when the run is over, as a command
+		 * would be, not told of EPIPE (we ignore SIGPIPE). */
+		signal(SIGPIPE, SIG_DFL);
+		dup2(p[1], 1);
+		execlp("cat", "cat", file, (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	if (pid < 0) {
+		close(p[0]);
+		return -1;
+	}
+	return p[0];
+}
+
+/* The sender: FILE (or, with pipe, `cat FILE`), over and over, into a
+ * connection to port, until the receiver closes it. Never returns. */
 __attribute__((noreturn)) static void sk__send(const char *file,
-					      uint16_t port, int cpu)
+					      uint16_t port, int cpu, int pipe)
 {
 	static char buf[SK__BUF];
 	struct sockaddr_in to;
@@ -75,7 +107,7 @@ __attribute__((noreturn)) static void sk__send(const char *file,
 		perror("sk_tcp_limit: sched_setaffinity");
 		_exit(1);
 	}
-	fd = open(file, O_RDONLY | O_CLOEXEC);
+	fd = pipe ? sk__cat(file) : open(file, O_RDONLY | O_CLOEXEC);
 	s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	memset(&to, 0, sizeof(to));
 	to.sin_family = AF_INET;
@@ -89,8 +121,20 @@ __attribute__((noreturn)) static void sk__send(const char *file,
 	for (;;) {
 		ssize_t n = read(fd, buf, sizeof(buf));
 
-		if (n == 0 && lseek(fd, 0, SEEK_SET) == 0)
+		if (n == 0 && !pipe && lseek(fd, 0, SEEK_SET) == 0)
 			continue;
+		if (n == 0 && pipe) {
+			int st;
+
+			close(fd);
+			if (wait(&st) < 0 || !WIFEXITED(st) ||
+			    WEXITSTATUS(st) != 0 || (fd = sk__cat(file)) < 0) {
+				fprintf(stderr, "sk_tcp_limit: cat %s failed\n",
+					file);
+				_exit(1);
+			}
+			continue;
+		}
 		if (n <= 0) {
 			fprintf(stderr, "sk_tcp_limit: %s: %s\n", file,
 				n == 0 ? "empty" : strerror(errno));
@@ -115,14 +159,17 @@ int main(int argc, char **argv)
 	socklen_t atlen = sizeof(at);
 	struct timeval tv = { SK__ACCEPT_SECONDS, 0 };
 	unsigned long long bytes = 0;
-	int lfd = -1, cfd = -1, scpu = -1, rcpu = -1, c, st;
+	int lfd = -1, cfd = -1, scpu = -1, rcpu = -1, c, st, pipe = 0;
 	double secs = 3, start, end, stop;
 	pid_t pid;
 
-	while ((c = getopt(argc, argv, "s:r:d:")) != -1) {
+	while ((c = getopt(argc, argv, "ps:r:d:")) != -1) {
 		char *e;
 
 		switch (c) {
+		case 'p':
+			pipe = 1;
+			break;
 		case 's':
 		case 'r': {
 			long v = strtol(optarg, &e, 10);
@@ -163,7 +210,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (pid == 0)
-		sk__send(argv[optind], ntohs(at.sin_port), scpu);
+		sk__send(argv[optind], ntohs(at.sin_port), scpu, pipe);
 	cfd = accept(lfd, NULL, NULL);
 	if (cfd < 0) {
 		perror("sk_tcp_limit: accept");
@@ -187,11 +234,12 @@ int main(int argc, char **argv)
 	waitpid(pid, &st, 0);
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || stop <= start)
 		return 1;
-	printf("tcp_limit: %llu bytes in %.2f s = %.1f MB/s\n", bytes,
+	printf("%s: %llu bytes in %.2f s = %.1f MB/s\n",
+	       pipe ? "pipe_limit" : "tcp_limit", bytes,
 	       stop - start, (double)bytes / (stop - start) / 1e6);
 	return 0;
 usage:
-	fprintf(stderr, "usage: sk_tcp_limit [-s CPU] [-r CPU] [-d SECONDS] "
-		"FILE\n");
+	fprintf(stderr, "usage: sk_tcp_limit [-p] [-s CPU] [-r CPU] "
+		"[-d SECONDS] FILE\n");
 	return 2;
 }
