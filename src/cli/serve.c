@@ -951,7 +951,6 @@ static int sk__bind_want(struct sk_server *srv, struct sk_svc *v,
 			 struct sk__want *w, int reloading, char *err,
 			 size_t cap)
 {
-	struct sockaddr_storage bound;
 	char name[SK_UNIX_PATH_MAX + 64];
 	int rc;
 
@@ -960,8 +959,7 @@ static int sk__bind_want(struct sk_server *srv, struct sk_svc *v,
 		rc = sk_server_listen_unix(srv, v, w->path);
 	else
 		rc = sk_server_listen(srv, v, w->transport,
-				      (const struct sockaddr *)&w->addr,
-				      &bound);
+				      (const struct sockaddr *)&w->addr, NULL);
 	if ((rc == UV_EADDRNOTAVAIL || rc == UV_EAFNOSUPPORT) && w->optional) {
 		if (!reloading)
 			sk_log_warn(rc, "%s: skipped", name);
