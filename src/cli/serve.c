@@ -180,7 +180,7 @@ struct sk__serve {
 					    * rerr for its log line, not
 					    * printed */
 	char rerr[512];                    /* the first of them */
-	char conf[1024];                   /* the config file named, or "" */
+	char conf[1024];                   /* the config file read, or "" */
 };
 
 /* An error in what serve was given: printed at start (with a pointer to
@@ -537,6 +537,7 @@ static int sk__conf_load(struct sk__serve *sv, const char *path,
 		return sk__fail(sv, 0, "%s", err);
 	}
 	sv->in_file = 1;
+	snprintf(sv->conf, sizeof(sv->conf), "%s", path);
 	sk_ini_init(&p, buf, len);
 	while ((rc = sk_ini_next(&p, &it)) > 0) {
 		if (rc == SK_INI_SECTION) {
@@ -1307,7 +1308,6 @@ static int sk__parse(struct sk__serve *sv, int argc, char **argv)
 			config = SK_CONF_DEFAULT;
 		rc = config[0] != '\0' ? sk__conf_load(sv, config, 1) : -1;
 	}
-	snprintf(sv->conf, sizeof(sv->conf), "%s", config);
 	if (rc >= 0)
 		return rc;
 	optind = 1;
