@@ -309,7 +309,7 @@
 
 /* The exec server reads a command's output this many frames' worth at a
  * time (within the client's credit), and sends them in one write. */
-#define SK_EXEC_READ_FRAMES 4
+#define SK_EXEC_READ_FRAMES 8
 
 /* The exec client's buffer for bytes from the server: one whole frame
  * always fits, with room to read more; a server cannot make it hold a

@@ -310,7 +310,7 @@ struct sk__inreq {
  * Output is read SK_EXEC_READ_FRAMES frames' worth at a time, straight
  * after the first header, then spread into frames in place (a gap for
  * each next header) and written with one call: one read and one write
- * per 64 KiB instead of four of each.
+ * per 128 KiB instead of eight of each.
  */
 static uint8_t sk__obuf[SK_EXEC_READ_FRAMES * SK_FRAME_MAX];
 /* An output frame's payload: a frame then fills one TLS record (16 KiB
