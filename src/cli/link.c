@@ -363,18 +363,15 @@ static int64_t sk__ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int sk_link_open_dtls(struct sk_link *l, const struct sk_target *t,
-		      const struct sk_key *k, unsigned timeout_ms, int sigfd,
-		      char *err, size_t cap)
+/* A socket connected to t and a DTLS client session on it, in l. Returns
+ * 0, or -1 with a message in err. */
+static int sk__dtls_new(struct sk_link *l, const struct sk_target *t,
+			int *heard, char *err, size_t cap)
 {
 	const struct sockaddr *sa = (const struct sockaddr *)&t->addr[0];
-	int64_t deadline = sk__ms() + timeout_ms;
-	int v6 = sa->sa_family == AF_INET6, heard = 0;
+	int v6 = sa->sa_family == AF_INET6;
 	BIO *b;
 
-	l->ctx = sk_dtls_client_ctx(k, err, cap);
-	if (l->ctx == NULL)
-		return -1;
 	l->fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 		       0);
 	if (l->fd < 0 || connect(l->fd, sa, sk_sockaddr_len(sa)) != 0) {
@@ -391,9 +388,19 @@ int sk_link_open_dtls(struct sk_link *l, const struct sk_target *t,
 	}
 	SSL_set_bio(l->ssl, b, b);
 	sk_dtls_set_mtu(l->ssl, v6);
-	SSL_set_app_data(l->ssl, &heard);
+	SSL_set_app_data(l->ssl, heard);
 	SSL_set_info_callback(l->ssl, sk__hs_info);
 	SSL_set_connect_state(l->ssl);
+	return 0;
+}
+
+/* Drive l's handshake until it is done (0), fails (-1, with a message
+ * in err), a signal comes (SK_LINK_SIGNAL) or until passes (1). */
+static int sk__dtls_shake(struct sk_link *l, const struct sk_target *t,
+			  int64_t until, int sigfd, char *err, size_t cap)
+{
+	BIO *b = SSL_get_wbio(l->ssl);
+
 	for (;;) {
 		struct pollfd p[2] = { { l->fd, POLLIN, 0 }, { sigfd, POLLIN, 0 } };
 		struct timeval tv;
@@ -404,45 +411,80 @@ int sk_link_open_dtls(struct sk_link *l, const struct sk_target *t,
 		rc = SSL_do_handshake(l->ssl);
 		(void)BIO_flush(b);
 		if (rc == 1)
-			break;
+			return 0;
 		e = SSL_get_error(l->ssl, rc);
 		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
 			sk__dtls_error(t, e, err, cap);
-			SSL_set_info_callback(l->ssl, NULL);
 			return -1;
 		}
-		if (now >= deadline) {
+		if (now >= until) {
 			ERR_clear_error();
-			SSL_set_info_callback(l->ssl, NULL);
-			if (heard)
-				snprintf(err, cap, "%s: authentication failed (the "
-					 "server did not finish the handshake: "
-					 "is the key for our identity right?)",
-					 t->name);
-			else
-				snprintf(err, cap, "%s: no reply from the server "
-					 "within %.3g s", t->name,
-					 timeout_ms / 1000.0);
-			return -1;
+			return 1;
 		}
-		wait = (int)(deadline - now);
+		wait = (int)(until - now);
 		if (DTLSv1_get_timeout(l->ssl, &tv) > 0 &&
 		    tv.tv_sec * 1000 + tv.tv_usec / 1000 < wait)
 			wait = (int)(tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000);
 		rc = poll(p, sigfd >= 0 ? 2 : 1, wait);
-		if (rc > 0 && sigfd >= 0 && (p[1].revents & POLLIN)) {
-			SSL_set_info_callback(l->ssl, NULL);
+		if (rc > 0 && sigfd >= 0 && (p[1].revents & POLLIN))
 			return SK_LINK_SIGNAL;
-		}
 		if (rc == 0) {
 			DTLSv1_handle_timeout(l->ssl);
 			(void)BIO_flush(b);
 		}
 	}
-	SSL_set_info_callback(l->ssl, NULL);
-	SSL_set_app_data(l->ssl, NULL);
-	l->hs_us = (uint64_t)(sk__ms() - (deadline - timeout_ms)) * 1000;
-	return 0;
+}
+
+/*
+ * A server forgets a handshake that has not finished within
+ * SK_DTLS_HANDSHAKE_MS_DEFAULT, and a client still resending its last
+ * flight to it would never finish (lost flights at 30% loss can take
+ * that long): so a handshake that has run that long starts over, from a
+ * new port (a fresh session at the server, not the forgotten one's),
+ * until timeout_ms.
+ */
+int sk_link_open_dtls(struct sk_link *l, const struct sk_target *t,
+		      const struct sk_key *k, unsigned timeout_ms, int sigfd,
+		      char *err, size_t cap)
+{
+	int64_t deadline = sk__ms() + timeout_ms, begun;
+	int heard = 0, rc;
+
+	l->ctx = sk_dtls_client_ctx(k, err, cap);
+	if (l->ctx == NULL)
+		return -1;
+	for (;;) {
+		int64_t until;
+
+		begun = sk__ms();
+		until = begun + SK_DTLS_HANDSHAKE_MS_DEFAULT;
+		if (until > deadline)
+			until = deadline;
+		if (sk__dtls_new(l, t, &heard, err, cap) != 0)
+			return -1;
+		rc = sk__dtls_shake(l, t, until, sigfd, err, cap);
+		SSL_set_info_callback(l->ssl, NULL);
+		SSL_set_app_data(l->ssl, NULL);
+		if (rc != 1 || sk__ms() >= deadline)
+			break;
+		SSL_free(l->ssl); /* and its BIO */
+		l->ssl = NULL;
+		close(l->fd);
+		l->fd = -1;
+	}
+	if (rc == 1) {
+		if (heard)
+			snprintf(err, cap, "%s: authentication failed (the "
+				 "server did not finish the handshake: is the "
+				 "key for our identity right?)", t->name);
+		else
+			snprintf(err, cap, "%s: no reply from the server "
+				 "within %.3g s", t->name, timeout_ms / 1000.0);
+		return -1;
+	}
+	if (rc == 0)
+		l->hs_us = (uint64_t)(sk__ms() - begun) * 1000;
+	return rc;
 }
 
 uint64_t sk_link_retry_us(const struct sk_link *l)

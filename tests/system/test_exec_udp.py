@@ -364,6 +364,30 @@ def test_exactly_once_under_loss_and_retries(lossy, tmp_path):
     assert log.read_text() == "".join("%d\n" % i for i in range(8))
 
 
+def test_handshake_the_server_forgot_starts_over(lossy, tmp_path):
+    # The client's last flight (its ClientKeyExchange: handshake type 16
+    # in the first record, 13 bytes into the datagram) is lost until the
+    # server has forgotten the handshake (after 10 s,
+    # SK_DTLS_HANDSHAKE_MS_DEFAULT). Resending that flight can then never
+    # finish it; the client must start over, from a new port.
+    ns, hp, keys = lossy
+    port = int(hp.rsplit(":", 1)[1])
+    ns.loss(10, what="udp dport %d @th,168,8 16" % port)
+    p = subprocess.Popen(ns.wrap + [SOCKIT, "exec", "--udp", "-k", keys, "-w", "25",
+                                    hp, "--", "echo", "through"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        # Not a wait for readiness: the server's fixed window must pass.
+        time.sleep(11)
+        ns.loss(0)
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert (p.returncode, out, err) == (0, b"through\n", b"")
+
+
 def test_no_reply_after_the_attempts(lossy, tmp_path):
     ns, hp, keys = lossy
     mark = tmp_path / "late"
