@@ -12,7 +12,7 @@
  *
  * Bounds: the server may send no more output than the window we grant,
  * and we grant only what we have written out, so the output we hold is
- * at most SK_EXEC_WINDOW bytes; a slow reader of our stdout therefore
+ * at most SK_EXEC_CLIENT_WINDOW bytes; a slow reader of our stdout therefore
  * throttles the remote command. Frames for the server wait in a queue of
  * a few frames; stdin is read only when a whole STDIN frame fits in it.
  *
@@ -1543,8 +1543,8 @@ int sk_cmd_exec(int argc, char **argv)
 	x.chunk1 = sk__chunk(STDOUT_FILENO);
 	x.chunk2 = sk__chunk(STDERR_FILENO);
 	if (sk_queue_init(&x.out, SK_EXEC_CLIENT_OUT) != 0 ||
-	    sk_queue_init(&x.fd1, SK_EXEC_WINDOW) != 0 ||
-	    sk_queue_init(&x.fd2, SK_EXEC_WINDOW) != 0 ||
+	    sk_queue_init(&x.fd1, SK_EXEC_CLIENT_WINDOW) != 0 ||
+	    sk_queue_init(&x.fd2, SK_EXEC_CLIENT_WINDOW) != 0 ||
 	    pipe2(x.sig, O_CLOEXEC | O_NONBLOCK) != 0) {
 		sk__fail(&x, SK_EXIT_EXEC, "out of memory or descriptors");
 		goto error;

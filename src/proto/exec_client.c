@@ -238,6 +238,10 @@ uint32_t sk_exec_client_grant(struct sk_exec_client *c)
 	if (inc < SK_EXEC_GRANT_MIN || c->state == SK_EXEC_ENDED ||
 	    c->state == SK_EXEC_RESET)
 		return 0;
+	if (!c->grown) {
+		inc += SK_EXEC_CLIENT_WINDOW - SK_EXEC_WINDOW;
+		c->grown = 1;
+	}
 	c->out_written = 0;
 	c->out_credit += inc;
 	return inc;

@@ -47,6 +47,8 @@ struct sk_exec_client {
 	enum sk_exec_state state; /* the stream's state */
 	uint32_t out_credit;    /* STDOUT+STDERR bytes the server may send */
 	uint32_t out_written;   /* output written out, not yet granted back */
+	int grown;              /* the first grant grew the window to
+				 * SK_EXEC_CLIENT_WINDOW */
 	uint32_t in_credit;     /* STDIN bytes we may send */
 	int stdin_ended;        /* we sent STDIN with END */
 	uint32_t reset_upto;    /* frames on streams up to this one, other
@@ -111,12 +113,15 @@ void sk_exec_client_written(struct sk_exec_client *c, size_t n);
 /*
  * The WINDOW_UPDATE increment to send now, or 0: all the output written
  * out and not yet granted back, once that is SK_EXEC_GRANT_MIN bytes or
- * more. The increment is counted as sent: the caller must send it.
+ * more; the first one also grows the window from SK_EXEC_WINDOW to
+ * SK_EXEC_CLIENT_WINDOW. The increment is counted as sent: the caller
+ * must send it.
  *
  * This cannot stall the server: its credit, the output the caller still
- * holds and the output written but not granted back always add up to
- * SK_EXEC_WINDOW, so when the server has no credit left and the caller
- * has written everything out, the whole window is there to grant.
+ * holds and the output written but not granted back always add up to the
+ * window, so when the server has no credit left and the caller has
+ * written everything out, the whole window is there to grant. The caller
+ * must be able to hold SK_EXEC_CLIENT_WINDOW bytes of output.
  */
 uint32_t sk_exec_client_grant(struct sk_exec_client *c);
 

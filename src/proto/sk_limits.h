@@ -164,6 +164,12 @@
  * command that floods output, or a client that floods input, cannot make
  * the other side buffer more than this per stream until it grants more. */
 #define SK_EXEC_WINDOW (256 * 1024)
+/* The window sockit's client gives a command's output once it has some
+ * to grant back (its first WINDOW_UPDATE adds the difference): bulk
+ * output then moves in 1 MiB reads (SK_EXEC_PIPE_MAX), while a command
+ * with little to say never makes the client hold more than
+ * SK_EXEC_WINDOW. */
+#define SK_EXEC_CLIENT_WINDOW (1024 * 1024)
 
 /* Largest flow-control window (2^31 - 1, as HTTP/2); an update that
  * would pass it is a connection error, so credit never overflows. */
@@ -309,7 +315,14 @@
 
 /* The exec server reads a command's output this many frames' worth at a
  * time (within the client's credit), and sends them in one write. */
-#define SK_EXEC_READ_FRAMES 8
+#define SK_EXEC_READ_FRAMES 64
+/* A command's stdout or stderr pipe that a read found full (the command
+ * writes faster than the client takes it) grows to this, the kernel's
+ * pipe-max-size by default: a 1 MiB pipe and 1 MiB reads move bulk output
+ * a third faster than the 64 KiB a pipe starts with (`make bench`). It
+ * holds that memory only while full, and a pipe the kernel will not grow
+ * (the user is past pipe-user-pages-soft) stays as it is. */
+#define SK_EXEC_PIPE_MAX (1024 * 1024)
 
 /* The exec client's buffer for bytes from the server: one whole frame
  * always fits, with room to read more; a server cannot make it hold a

@@ -34,6 +34,7 @@
 #include "svc_exec.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -279,6 +280,8 @@ struct sk__cmd {
 	unsigned exited : 1;           /* reaped */
 	unsigned out_eof : 1;          /* stdout reached EOF */
 	unsigned err_eof : 1;          /* stderr reached EOF */
+	unsigned out_grown : 1;        /* stdout's pipe grew, or will not */
+	unsigned err_grown : 1;        /* stderr's, the same */
 	unsigned in_end : 1;           /* END came: close stdin when written */
 	unsigned in_closed : 1;        /* stdin is closed */
 	unsigned reading : 1;          /* stdout and stderr being read */
@@ -310,7 +313,8 @@ struct sk__inreq {
  * Output is read SK_EXEC_READ_FRAMES frames' worth at a time, straight
  * after the first header, then spread into frames in place (a gap for
  * each next header) and written with one call: one read and one write
- * per 128 KiB instead of eight of each.
+ * per 1 MiB (as much as the client's credit and the pipe allow; see
+ * sk__pipe_grow()) instead of 64 of each.
  */
 static uint8_t sk__obuf[SK_EXEC_READ_FRAMES * SK_FRAME_MAX];
 /* An output frame's payload: a frame then fills one TLS record (16 KiB
@@ -691,6 +695,22 @@ static void sk__raw_gather(struct sk__cmd *x, int is_out, const char *p,
 	}
 }
 
+/* A read of n bytes that took all a new pipe holds (64 KiB: the command
+ * writes faster than we read) grows the pipe to SK_EXEC_PIPE_MAX, once. */
+static void sk__pipe_grow(struct sk__cmd *x, int is_out, size_t n)
+{
+	uv_os_fd_t fd;
+
+	if (n < 65536 || (is_out ? x->out_grown : x->err_grown))
+		return;
+	if (is_out)
+		x->out_grown = 1;
+	else
+		x->err_grown = 1;
+	if (uv_fileno((uv_handle_t *)(is_out ? &x->out : &x->err), &fd) == 0)
+		(void)fcntl(fd, F_SETPIPE_SZ, SK_EXEC_PIPE_MAX);
+}
+
 static void sk__read_out(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
 	struct sk__cmd *x = s->data;
@@ -733,6 +753,7 @@ static void sk__read_out(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 		return;
 	}
 	x->credit -= (uint32_t)n;
+	sk__pipe_grow(x, is_out, (size_t)n);
 	if (!x->reset) {
 		struct sk_conn *c = sk__conn_of(x);
 		size_t p = SK__OUT_PAYLOAD, f = SK_FRAME_HEADER;

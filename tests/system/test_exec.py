@@ -591,6 +591,19 @@ def test_client_streams_exact_bytes_and_exit_codes(tls_ex):
     assert b"no-such-command-xyz: command not found on" in r.stderr
 
 
+def test_a_pipe_found_full_grows(tls_ex):
+    """A command that writes faster than the client takes it finds its
+    stdout pipe grown to 1 MiB (SK_EXEC_PIPE_MAX); a quiet one keeps the
+    64 KiB a pipe starts with. The command reports its own pipe's size."""
+    s, hp, keys = tls_ex
+    size = "import fcntl, sys; sys.stderr.write('%d' % fcntl.fcntl(1, 1032))"
+    r = run_exec("-k", keys, hp, "--", "python3", "-c", size)
+    assert (r.returncode, r.stdout, r.stderr) == (0, b"", b"65536")
+    r = run_exec("-k", keys, hp, "--", "python3", "-c",
+                 "import os\nfor _ in range(64): os.write(1, bytes(65536))\n" + size)
+    assert (r.returncode, r.stdout, r.stderr) == (0, bytes(64 * 65536), b"1048576")
+
+
 def test_client_wrong_key_runs_nothing(tls_ex, tmp_path):
     s, hp, keys = tls_ex
     bad = tmp_path / "bad"

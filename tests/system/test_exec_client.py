@@ -36,6 +36,8 @@ CODES = dict(BAD_FRAME=1, UNKNOWN_TYPE=2, BAD_STREAM=3, VERSION=4, FLOW=5,
              TOO_MANY=6, NOT_FOUND=7, PERMISSION=8, POLICY=9, TIMEOUT=10,
              TRUNCATED=11, CANCEL=12, SHUTDOWN=13, INTERNAL=14)
 WINDOW_SIZE = 262144
+# The client's first grant grows the window to 1 MiB (SK_EXEC_CLIENT_WINDOW).
+GROWTH = 1048576 - WINDOW_SIZE
 HELLO_BYTES = bytes.fromhex("010000060000000089534b580001")
 WAIT = 20  # seconds: a deadline for things that must happen
 
@@ -394,10 +396,11 @@ def test_output_exact_bytes_binary(fake):
     conn.open()
     conn.frame()
     conn.send(frame(EXEC_OK, 1), *frames)
-    # 100000 bytes written out: one grant, of a quarter window or more.
+    # 100000 bytes written out: one grant, of a quarter window or more,
+    # which grows the window too.
     ftype, flags, stream, payload = conn.frame()
     assert (ftype, stream) == (WINDOW, 1)
-    assert 65536 <= struct.unpack(">I", payload)[0] <= 100000
+    assert 65536 + GROWTH <= struct.unpack(">I", payload)[0] <= 100000 + GROWTH
     conn.send(frame(STDERR, 1, b"\0\xfe"), exited(0))
     conn.eof()
     reader.join(WAIT)
@@ -417,10 +420,10 @@ def test_slow_reader_throttles_the_server(fake):
     blob = os.urandom(WINDOW_SIZE)
     conn.send(frame(EXEC_OK, 1),
               *[frame(STDOUT, 1, blob[i:i + 16384]) for i in range(0, WINDOW_SIZE, 16384)])
-    # The first grant: the pipe took some of it.
+    # The first grant: the pipe took some of it (and the window grows).
     ftype, flags, stream, payload = conn.frame()
     assert (ftype, stream) == (WINDOW, 1)
-    granted = struct.unpack(">I", payload)[0]
+    granted = struct.unpack(">I", payload)[0] - GROWTH
     assert 65536 <= granted <= cap
     # Nobody reads: the pipe stays full, and no more credit comes. The
     # client's stderr is a sentinel: an ERROR text it must print.

@@ -343,19 +343,29 @@ static void test_output_credit(void **st)
 	/* One byte more is FLOW. */
 	bad(f_data(SK_FRAME_STDOUT, 1, 1, 'o'), SK_FRAME_CODE_FLOW,
 	    "STDOUT frame of 1 bytes beyond the 0 bytes of credit granted");
-	/* Grants: nothing under a quarter of the window, then all of it. */
+	/* Grants: nothing under a quarter of the window, then all of it;
+	 * the first one grows the window to SK_EXEC_CLIENT_WINDOW, the
+	 * next ones give back only what was written. */
 	started();
 	xc.out_credit = 0;
 	sk_exec_client_written(&xc, SK_EXEC_GRANT_MIN - 1);
 	assert_int_equal(sk_exec_client_grant(&xc), 0);
 	sk_exec_client_written(&xc, 1);
-	assert_int_equal(sk_exec_client_grant(&xc), SK_EXEC_GRANT_MIN);
+	assert_int_equal(sk_exec_client_grant(&xc),
+			 SK_EXEC_GRANT_MIN + SK_EXEC_CLIENT_WINDOW -
+				 SK_EXEC_WINDOW);
 	assert_int_equal(sk_exec_client_grant(&xc), 0);
-	assert_int_equal(xc.out_credit, SK_EXEC_GRANT_MIN);
+	assert_int_equal(xc.out_credit, SK_EXEC_GRANT_MIN +
+						SK_EXEC_CLIENT_WINDOW -
+						SK_EXEC_WINDOW);
 	sk_exec_client_written(&xc, SK_EXEC_WINDOW - SK_EXEC_GRANT_MIN);
 	assert_int_equal(sk_exec_client_grant(&xc),
 			 SK_EXEC_WINDOW - SK_EXEC_GRANT_MIN);
-	assert_int_equal(xc.out_credit, SK_EXEC_WINDOW);
+	assert_int_equal(xc.out_credit, SK_EXEC_CLIENT_WINDOW);
+	sk_exec_client_written(&xc, SK_EXEC_GRANT_MIN);
+	assert_int_equal(sk_exec_client_grant(&xc), SK_EXEC_GRANT_MIN);
+	assert_int_equal(xc.out_credit,
+			 SK_EXEC_CLIENT_WINDOW + SK_EXEC_GRANT_MIN);
 	/* A frame of exactly the credit left is fine. */
 	started();
 	xc.out_credit = 5;
@@ -434,13 +444,17 @@ static void test_next_command(void **st)
 {
 	(void)st;
 	started();
+	sk_exec_client_written(&xc, SK_EXEC_GRANT_MIN);
+	assert_true(sk_exec_client_grant(&xc) > SK_EXEC_GRANT_MIN);
 	ok(f_exit(1, 0, NULL, 0), SK_EXEC_EV_EXIT);
-	/* Stream 1 ended: the next command opens stream 3. */
+	/* Stream 1 ended: the next command opens stream 3, whose window
+	 * starts small again. */
 	sk_exec_client_next(&xc, 3);
 	assert_true(xc.hello);
 	assert_true(sk_exec_client_open(&xc));
 	assert_int_equal(xc.out_credit, SK_EXEC_WINDOW);
 	assert_int_equal(xc.in_credit, SK_EXEC_WINDOW);
+	assert_false(xc.grown);
 	/* Nothing may come on the stream that ended. */
 	bad(f_data(SK_FRAME_STDOUT, 1, 1, 'a'), SK_FRAME_CODE_BAD_STREAM, NULL);
 	ok(f_empty(SK_FRAME_EXEC_OK, 0, 3), SK_EXEC_EV_STARTED);
