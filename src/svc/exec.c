@@ -696,12 +696,16 @@ static void sk__raw_gather(struct sk__cmd *x, int is_out, const char *p,
 }
 
 /* A read of n bytes that took all a new pipe holds (64 KiB: the command
- * writes faster than we read) grows the pipe to SK_EXEC_PIPE_MAX, once. */
+ * writes faster than we read) grows the pipe to SK_EXEC_PIPE_MAX, once,
+ * when the client has granted more than the initial window (n is already
+ * taken from its credit): a client that asked for bulk output, not one
+ * that never reads, whose command keeps a small pipe. */
 static void sk__pipe_grow(struct sk__cmd *x, int is_out, size_t n)
 {
 	uv_os_fd_t fd;
 
-	if (n < 65536 || (is_out ? x->out_grown : x->err_grown))
+	if (n < 65536 || (is_out ? x->out_grown : x->err_grown) ||
+	    (uint64_t)x->credit + n <= SK_EXEC_WINDOW)
 		return;
 	if (is_out)
 		x->out_grown = 1;

@@ -3,6 +3,7 @@
 Most tests speak plaintext frames over a unix socket or loopback with
 --exec-insecure 1, through the small client below, so that every byte on
 the wire is the test's own; TLS is checked against OpenSSL's s_client."""
+import fcntl
 import hashlib
 import os
 import re
@@ -375,6 +376,38 @@ def test_flow_control_stops_a_command_the_client_does_not_read(ex):
     c.s.settimeout(20)
     c.send(frame(T_RESET, 1, struct.pack("!H", 12)))
     wait_gone("913421")
+
+
+def test_a_client_that_grants_nothing_keeps_the_small_pipe(ex):
+    """A command that fills its pipe in one write (a read finds it full)
+    for a client that never grants credit: the server sends the initial
+    window and stops, and the pipe is not grown for output nobody asked
+    for (SK_EXEC_PIPE_MAX is for a client that granted more)."""
+    s, path = ex
+    c = Client(path)
+    c.send(exec_frame(1, [b"python3", b"-c",
+                          b"import os\nwhile True: os.write(1, bytes(65536))",
+                          b"917311"]))
+    got = 0
+    c.s.settimeout(2)
+    try:
+        while True:
+            t, fl, st, p = c.next()
+            if t == T_STDOUT:
+                got += len(p)
+    except socket.timeout:
+        pass
+    assert got == WINDOW
+    pids = procs_with("917311")
+    assert len(pids) == 1
+    fd = os.open("/proc/%d/fd/1" % pids[0], os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        assert fcntl.fcntl(fd, 1032) == 65536  # F_GETPIPE_SZ
+    finally:
+        os.close(fd)
+    c.s.settimeout(20)
+    c.send(frame(T_RESET, 1, struct.pack("!H", 12)))
+    wait_gone("917311")
 
 
 # ---- hostile peers ----

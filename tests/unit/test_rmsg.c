@@ -1291,16 +1291,27 @@ static void test_exactly_once(void **st)
 /* ---- direct tests of the server -------------------------------------- */
 
 /* Every datagram the server has to send now. */
+/* The most datagrams srv_out() keeps when the caller gives no buffers. */
+#define SRV_OUT_KEEP (SK_RMSG_SLOTS * 4)
+
 static size_t srv_out(struct sk_rmsg_srv *s, uint64_t now,
 		      struct sk_rmsg_dgram *d, size_t max,
 		      uint8_t (*raw)[SK_RMSG_MAX_DGRAM])
 {
+	/* Without raw, d's views point here: they must outlive the call
+	 * (they once pointed into a buffer scoped to the loop below, which
+	 * parse_stream() then read after the stack had reused it). */
+	static uint8_t keep[SRV_OUT_KEEP][SK_RMSG_MAX_DGRAM];
 	size_t k = 0;
 	int n;
 
+	if (raw == NULL) {
+		assert_true(max <= SRV_OUT_KEEP);
+		raw = keep;
+	}
 	for (;;) {
 		uint8_t tmp[SK_RMSG_MAX_DGRAM];
-		uint8_t *b = raw != NULL && k < max ? raw[k] : tmp;
+		uint8_t *b = k < max ? raw[k] : tmp;
 
 		n = sk_rmsg_srv_poll(s, now, b, SK_RMSG_MAX_DGRAM);
 		assert_true(n >= 0);
