@@ -318,10 +318,11 @@
 #define SK_EXEC_READ_FRAMES 64
 /* A command's stdout or stderr pipe that a read found full (the command
  * writes faster than the client takes it) grows to this, the kernel's
- * pipe-max-size by default: a 1 MiB pipe and 1 MiB reads move bulk output
- * a third faster than the 64 KiB a pipe starts with (`make bench`). It
- * holds that memory only while full, and a pipe the kernel will not grow
- * (the user is past pipe-user-pages-soft) stays as it is. */
+ * pipe-max-size by default, once the client has granted more than
+ * SK_EXEC_WINDOW: a 1 MiB pipe and 1 MiB reads move bulk output 40%
+ * faster than the 64 KiB a pipe starts with (`make bench`). It holds that
+ * memory only while full, and a pipe the kernel will not grow (the user
+ * is past pipe-user-pages-soft) stays as it is. */
 #define SK_EXEC_PIPE_MAX (1024 * 1024)
 
 /* The exec client's buffer for bytes from the server: one whole frame
