@@ -1739,14 +1739,10 @@ static int sk__exec_init(struct sk_svc *s)
 static int sk__exec_reload(struct sk_svc *s, void *next, void **pending,
 			   char *err, size_t cap)
 {
-	char e[512];
-	int rc;
-
 	(void)s;
-	rc = sk__keys_read(next, 0, (struct sk_keys **)pending, e, sizeof(e));
-	if (rc != 0)
-		snprintf(err, cap, "%s", e);
-	return rc != 0 ? -1 : 0;
+	return sk__keys_read(next, 0, (struct sk_keys **)pending, err, cap) != 0
+		       ? -1
+		       : 0;
 }
 
 static void sk__exec_reloaded(struct sk_svc *s, void *pending, int commit)

@@ -348,13 +348,9 @@ def test_shutdown_kills_commands_and_says_so(serve, tmp_path):
     wait_gone("913420")
 
 
-def test_flow_control_stops_a_command_the_client_does_not_read(ex):
-    """`yes` against a client that never grants credit: the server sends
-    one window and stops reading the pipe, so yes blocks in its write and
-    the server's memory stays put."""
-    s, path = ex
-    c = Client(path)
-    c.send(exec_frame(1, [b"sh", b"-c", b"exec yes 913421"]))
+def stdout_until_quiet(c):
+    """STDOUT payload bytes the server sends until 2 s pass without a
+    frame: all of it, for a client that grants no credit."""
     got = 0
     c.s.settimeout(2)
     try:
@@ -364,7 +360,17 @@ def test_flow_control_stops_a_command_the_client_does_not_read(ex):
                 got += len(p)
     except socket.timeout:
         pass
-    assert got == WINDOW
+    return got
+
+
+def test_flow_control_stops_a_command_the_client_does_not_read(ex):
+    """`yes` against a client that never grants credit: the server sends
+    one window and stops reading the pipe, so yes blocks in its write and
+    the server's memory stays put."""
+    s, path = ex
+    c = Client(path)
+    c.send(exec_frame(1, [b"sh", b"-c", b"exec yes 913421"]))
+    assert stdout_until_quiet(c) == WINDOW
     pids = procs_with("913421")
     assert len(pids) == 1
     with open("/proc/%d/stat" % pids[0]) as f:
@@ -388,16 +394,7 @@ def test_a_client_that_grants_nothing_keeps_the_small_pipe(ex):
     c.send(exec_frame(1, [b"python3", b"-c",
                           b"import os\nwhile True: os.write(1, bytes(65536))",
                           b"917311"]))
-    got = 0
-    c.s.settimeout(2)
-    try:
-        while True:
-            t, fl, st, p = c.next()
-            if t == T_STDOUT:
-                got += len(p)
-    except socket.timeout:
-        pass
-    assert got == WINDOW
+    assert stdout_until_quiet(c) == WINDOW
     pids = procs_with("917311")
     assert len(pids) == 1
     fd = os.open("/proc/%d/fd/1" % pids[0], os.O_RDONLY | os.O_NONBLOCK)

@@ -356,15 +356,7 @@ def test_unix_listeners_are_kept_and_handed_on(serve, tmp_path):
          "service = daytime=unix:%s\n[welcome]\nbanner = w\n" % (keep, move))
     assert hup(s) == "sockit: reloaded %s: 2 sockets, 1 new, 1 closed" % c
     assert unix_inode(keep) == ik
-    with socket.socket(socket.AF_UNIX) as u:
-        u.settimeout(10)
-        u.connect(move)
-        got = b""
-        while True:
-            b = u.recv(100)
-            if not b:
-                break
-            got += b
+    got = tcp_read_all(move, timeout=10, family=socket.AF_UNIX, shut=False)
     assert re.fullmatch(rb"\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}\r\n", got), got
 
 
